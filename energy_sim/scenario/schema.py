@@ -1,0 +1,376 @@
+"""Scenario file format, version 1, as pydantic models.
+
+Constraints live next to the field they constrain.  References to other
+parts of the scenario (an asset's wijk) and to the equipment catalogue (a
+turbine model, a cable type) are checked by field validators that read the
+validation context, so every bad reference is reported in the same pass as
+every other problem (see `energy_sim.scenario.validate`).
+
+Every numeric key carries its unit (``p_peak_kwp``, ``hub_height_m``); counts
+(``dwellings``, ``count``) and fractions (``*_frac``, 0..1) are unitless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+SCHEMA_VERSION = 1
+_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors; values are immutable once validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+# --------------------------------------------------------------------------
+# references, checked against the validation context
+
+
+def _reference(kind: str, what: str):
+    """A validator checking that a name exists in ``context[kind]``."""
+
+    def check(value: str, info: ValidationInfo) -> str:
+        known = (info.context or {}).get(kind)
+        if known is None or value in known:
+            return value
+        from difflib import get_close_matches
+
+        close = get_close_matches(value, sorted(known), n=1, cutoff=0.5)
+        if close:
+            hint = f"; did you mean {close[0]!r}?"
+        elif known:
+            hint = f"; known: {', '.join(sorted(known)[:8])}"
+        else:
+            hint = " (the catalogue has no entries of this kind)"
+        raise PydanticCustomError(
+            "unknown_reference",
+            "is not a known {what}{hint}",
+            {"what": what, "hint": hint},
+        )
+
+    return AfterValidator(check)
+
+
+WijkRef = Annotated[str, _reference("wijk_codes", "wijk code in this scenario")]
+TurbineRef = Annotated[str, _reference("wind_turbines", "wind turbine type in the catalogue (models/wind_turbines.yaml)")]
+ArchetypeRef = Annotated[str, _reference("building_archetypes", "building archetype in the catalogue (models/building_archetypes.yaml)")]
+LineTypeRef = Annotated[str, _reference("line_types", "cable type (pandapower standard type or models/grid_types.yaml)")]
+TrafoTypeRef = Annotated[str, _reference("trafo_types", "transformer type (pandapower standard type or models/grid_types.yaml)")]
+
+
+def _to_datetime(value: Any) -> Any:
+    """Accept a date (midnight local time) or a datetime."""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return dt.datetime(value.year, value.month, value.day)
+    return value
+
+
+LocalDatetime = Annotated[dt.datetime, BeforeValidator(_to_datetime)]
+
+
+# --------------------------------------------------------------------------
+# sections
+
+
+class Meta(StrictModel):
+    name: str = Field(
+        description="Short identifier; results go to <outputs.directory>/<name>/. Lower-case letters, digits, '-', '_', '.'.",
+        json_schema_extra={"pattern": _NAME_PATTERN.pattern},
+    )
+    version: str = Field("1", max_length=32, description="Version of this scenario, free text.")
+    author: str = Field("", max_length=200)
+    description: str = Field("", max_length=4000)
+    schema_version: Literal[1] = Field(1, description="Version of the scenario file format.")
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not _NAME_PATTERN.fullmatch(value):
+            raise PydanticCustomError(
+                "name_format",
+                "must be 1-64 lower-case letters, digits, '-', '_' or '.', starting with a letter or digit "
+                "(it names the results folder)",
+            )
+        return value
+
+
+class Horizon(StrictModel):
+    start: LocalDatetime = Field(description="First simulated moment; a date means midnight in `timezone`.")
+    end: LocalDatetime = Field(description="End of the horizon (exclusive).")
+    resolution_min: Literal[5, 10, 15, 30, 60] = Field(15, description="Length of a time step [min].")
+    timezone: str = Field("Europe/Amsterdam", description="IANA time zone of dates without offset and of reports.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise PydanticCustomError("unknown_timezone", "is not a known IANA time zone (e.g. 'Europe/Amsterdam')")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Horizon":
+        start, end = self.start_utc, self.end_utc
+        if end <= start:
+            raise PydanticCustomError("end_before_start", "end must be after start")
+        if end - start > dt.timedelta(days=366 * 5):
+            raise PydanticCustomError("horizon_too_long", "horizon is limited to 5 years")
+        return self
+
+    def _aware(self, moment: dt.datetime) -> dt.datetime:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zoneinfo.ZoneInfo(self.timezone))
+        return moment.astimezone(dt.timezone.utc)
+
+    @property
+    def start_utc(self) -> dt.datetime:
+        return self._aware(self.start)
+
+    @property
+    def end_utc(self) -> dt.datetime:
+        return self._aware(self.end)
+
+    @property
+    def dt_h(self) -> float:
+        return self.resolution_min / 60.0
+
+
+class WeatherSource(StrEnum):
+    synthetic = "synthetic"
+    knmi = "knmi"
+    csv = "csv"
+    netcdf = "netcdf"
+
+
+class Weather(StrictModel):
+    source: WeatherSource = Field(WeatherSource.synthetic, description="synthetic: the embedded Twente climate year.")
+    path: str | None = Field(None, description="Weather file, relative to the scenario file (knmi, csv, netcdf).")
+    latitude_deg: float = Field(52.274, ge=-90, le=90, description="Site latitude (default KNMI 290 Twenthe).")
+    longitude_deg: float = Field(6.891, ge=-180, le=180)
+    fill_gaps: Literal["none", "interpolate"] = Field("none", description="How gaps in weather files are filled.")
+
+    @model_validator(mode="after")
+    def _path_when_file(self) -> "Weather":
+        if self.source != WeatherSource.synthetic and not self.path:
+            raise PydanticCustomError("path_required", "weather.path is required for source {source!r}", {"source": self.source.value})
+        return self
+
+
+class GridSource(StrEnum):
+    generated = "generated"
+    pandapower_json = "pandapower_json"
+    simbench = "simbench"
+
+
+class LoadFlowSolver(StrEnum):
+    batched = "batched"
+    pandapower = "pandapower"
+
+
+class Grid(StrictModel):
+    source: GridSource = Field(GridSource.generated)
+    path: str | None = Field(None, description="pandapower JSON file (source pandapower_json), relative to the scenario.")
+    simbench_code: str | None = Field(None, description="SimBench grid code (source simbench).")
+    homes_per_trafo: int = Field(175, ge=20, le=500, description="Target homes per MV/LV transformer (Dutch practice 150-200).")
+    feeders_per_trafo: int = Field(6, ge=1, le=12, description="LV feeders per transformer (Dutch practice 4-8).")
+    lv_cable_type: LineTypeRef = Field("NAYY 4x150 SE")
+    trafo_type: TrafoTypeRef = Field("0.63 MVA 10/0.4 kV")
+    voltage_band_pu: tuple[float, float] = Field(
+        (0.90, 1.10), description="Allowed voltage band (EN 50160: +/-10 % of nominal)."
+    )
+    solver: LoadFlowSolver = Field(LoadFlowSolver.batched, description="batched: our vectorised solver; pandapower: runpp per step.")
+
+    @field_validator("voltage_band_pu")
+    @classmethod
+    def _band(cls, value: tuple[float, float]) -> tuple[float, float]:
+        low, high = value
+        if not (0.5 <= low < 1.0 < high <= 1.5):
+            raise PydanticCustomError("voltage_band", "must be [low, high] with 0.5 <= low < 1 < high <= 1.5")
+        return value
+
+    @model_validator(mode="after")
+    def _source_fields(self) -> "Grid":
+        if self.source == GridSource.pandapower_json and not self.path:
+            raise PydanticCustomError("path_required", "grid.path is required for source 'pandapower_json'")
+        if self.source == GridSource.simbench and not self.simbench_code:
+            raise PydanticCustomError("path_required", "grid.simbench_code is required for source 'simbench'")
+        return self
+
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class Adoption(StrictModel):
+    """Share of dwellings with each technology [0..1]."""
+
+    pv_frac: Fraction = 0.0
+    heat_pump_frac: Fraction = Field(0.0, description="All-electric heat pumps.")
+    hybrid_heat_pump_frac: Fraction = 0.0
+    ev_frac: Fraction = Field(0.0, description="Dwellings with an electric car charged at home.")
+    home_battery_frac: Fraction = 0.0
+
+    @model_validator(mode="after")
+    def _heat_shares(self) -> "Adoption":
+        if self.heat_pump_frac + self.hybrid_heat_pump_frac > 1.0 + 1e-9:
+            raise PydanticCustomError("share_sum", "heat_pump_frac + hybrid_heat_pump_frac must be <= 1")
+        return self
+
+
+class Wijk(StrictModel):
+    code: str = Field(pattern=r"^WK\d{6}$", description="CBS wijk code, e.g. WK016405.")
+    name: str = Field(min_length=1, max_length=100)
+    dwellings: int = Field(ge=1, le=200_000)
+    electricity_kwh_per_dwelling_per_year: float = Field(2900.0, gt=0, le=20_000)
+    lon_deg: float = Field(ge=-180, le=180)
+    lat_deg: float = Field(ge=-90, le=90)
+    building_archetype: ArchetypeRef = Field("terraced_1946_1974")
+    pv_kwp_per_home: float = Field(4.0, gt=0, le=50, description="Installed rooftop PV per adopting home [kWp].")
+    adoption: Adoption = Adoption()
+    simulate: bool = Field(True, description="Set false to keep a wijk in the file but leave it out of runs.")
+
+
+class Dated(StrictModel):
+    commissioned: dt.date | None = Field(None, description="First day in operation (None: before the horizon).")
+    decommissioned: dt.date | None = Field(None, description="First day out of operation (None: after the horizon).")
+
+    @model_validator(mode="after")
+    def _dates(self) -> "Dated":
+        if self.commissioned and self.decommissioned and self.decommissioned <= self.commissioned:
+            raise PydanticCustomError("end_before_start", "decommissioned must be after commissioned")
+        return self
+
+
+AssetName = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class SolarField(Dated):
+    name: AssetName
+    wijk: WijkRef
+    p_peak_kwp: float = Field(gt=0, le=1_000_000)
+    tilt_deg: float = Field(20.0, ge=0, le=90)
+    azimuth_deg: float = Field(180.0, ge=0, lt=360, description="Compass direction the modules face, 180 = south.")
+    dc_ac_ratio: float = Field(1.2, ge=0.5, le=2.5)
+    availability_frac: Fraction = 0.98
+
+
+class WindTurbine(Dated):
+    name: AssetName
+    wijk: WijkRef
+    model: TurbineRef
+    hub_height_m: float = Field(gt=20, le=250)
+    count: int = Field(1, ge=1, le=200)
+    availability_frac: Fraction = 0.97
+
+
+class HeatNetwork(Dated):
+    name: AssetName
+    wijk: WijkRef
+    connected_dwellings: int = Field(ge=0, le=200_000)
+    heat_pump_p_th_kw: float = Field(0.0, ge=0, description="Residual-heat upgrade heat pumps, thermal [kW].")
+    e_boiler_p_kw: float = Field(0.0, ge=0)
+    gas_boiler_p_th_kw: float = Field(0.0, ge=0)
+    buffer_e_kwh: float = Field(0.0, ge=0)
+
+
+class ChargerKind(StrEnum):
+    public = "public"
+    workplace = "workplace"
+    fast = "fast"
+    bus_depot = "bus_depot"
+
+
+class ChargerPark(Dated):
+    name: AssetName
+    wijk: WijkRef
+    kind: ChargerKind = ChargerKind.public
+    count: int = Field(ge=1, le=10_000)
+    p_kw: float = Field(11.0, gt=0, le=1000, description="Power per charge point [kW].")
+
+
+class BatteryDispatch(StrEnum):
+    self_consumption = "self_consumption"
+    peak_shaving = "peak_shaving"
+
+
+class Battery(Dated):
+    name: AssetName
+    wijk: WijkRef
+    p_kw: float = Field(gt=0, le=500_000)
+    e_kwh: float = Field(gt=0, le=2_000_000)
+    dispatch: BatteryDispatch = BatteryDispatch.peak_shaving
+
+
+class Assets(StrictModel):
+    solar_fields: list[SolarField] = []
+    wind_turbines: list[WindTurbine] = []
+    heat_networks: list[HeatNetwork] = []
+    ev_chargers: list[ChargerPark] = []
+    batteries: list[Battery] = []
+
+
+class ChargingPolicy(StrEnum):
+    uncontrolled = "uncontrolled"
+    off_peak = "off_peak"
+    smart = "smart"
+
+
+class Measure(StrEnum):
+    smart_charging = "smart_charging"
+    heat_pump_flexibility = "heat_pump_flexibility"
+    battery_dispatch = "battery_dispatch"
+    curtailment = "curtailment"
+    flexible_connections = "flexible_connections"
+
+
+class CongestionManager(StrictModel):
+    enabled: bool = False
+    block_h: int = Field(24, ge=1, le=24 * 7, description="Control block length [h] (day-ahead: 24).")
+    measures: list[Measure] = Field(default_factory=lambda: list(Measure), description="Measures in the order applied.")
+
+
+class Policies(StrictModel):
+    charging: ChargingPolicy = ChargingPolicy.uncontrolled
+    congestion_manager: CongestionManager = CongestionManager()
+
+
+class OutputFormat(StrEnum):
+    netcdf = "netcdf"
+    csv = "csv"
+
+
+class Outputs(StrictModel):
+    directory: str = Field("results", description="Results folder, relative to the working folder.")
+    formats: list[OutputFormat] = [OutputFormat.netcdf]
+
+
+class Scenario(StrictModel):
+    """A complete, validated scenario (after `extends` is resolved)."""
+
+    meta: Meta
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="Seed of every random draw in the run.")
+    horizon: Horizon
+    weather: Weather = Weather()
+    grid: Grid = Grid()
+    wijken: list[Wijk] = Field(min_length=1)
+    assets: Assets = Assets()
+    policies: Policies = Policies()
+    outputs: Outputs = Outputs()

@@ -1,0 +1,266 @@
+"""Validate a scenario file completely, reporting every problem at once.
+
+The order of work: read the file and everything it `extends` (syntax
+problems), check it against the schema with the catalogue and the file's own
+wijk codes as context (types, ranges, unknown keys, references), then the
+checks that need the whole file (duplicate names, files that must exist).
+Nothing is run and nothing from the file is executed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import types
+import typing
+from difflib import get_close_matches
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from energy_sim.catalogue import catalogue_names
+from energy_sim.scenario.problems import NO_VALUE, Problem, ScenarioError
+from energy_sim.scenario.schema import Scenario
+from energy_sim.scenario.source import Located, PathKey, display_name, format_path, load_located
+
+#: Keys whose value is a file path, relative to the file that wrote it.
+FILE_KEYS: tuple[PathKey, ...] = (("weather", "path"), ("grid", "path"))
+NAMED_ASSET_LISTS = ("solar_fields", "wind_turbines", "heat_networks", "ev_chargers", "batteries")
+
+
+def validate_file(path: str | Path) -> tuple[Scenario | None, list[Problem]]:
+    """Check one scenario file (and what it extends).
+
+    Returns
+    -------
+    scenario : Scenario or None
+        The validated scenario, or None when there is any problem.
+    problems : list of Problem
+        Every problem found, in file and line order; empty when valid.
+    """
+    path = Path(path)
+    problems: list[Problem] = []
+    located = load_located(path, problems)
+    if located is None:
+        return None, problems
+    shown = display_name(path)
+    _resolve_file_keys(located, problems)
+    problems.extend(_duplicate_names(located, shown))
+    scenario = None
+    try:
+        scenario = Scenario.model_validate(located.data, context=_context(located.data))
+    except ValidationError as exc:
+        problems.extend(_from_pydantic(error, located, shown) for error in exc.errors())
+    problems.sort(key=lambda p: (p.file, p.line or 0, p.path))
+    return (scenario if not problems else None), problems
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """The validated scenario in `path`; raises `ScenarioError` listing every problem."""
+    scenario, problems = validate_file(path)
+    if problems:
+        raise ScenarioError(problems)
+    assert scenario is not None
+    return scenario
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """SHA-256 of the resolved scenario's content.
+
+    File paths are replaced by the SHA-256 of the files' bytes, so moving a
+    scenario and its weather file elsewhere keeps the hash, and editing the
+    weather file changes it.
+    """
+    data = scenario.model_dump(mode="json")
+    for section, key in FILE_KEYS:
+        value = data.get(section, {}).get(key)
+        if value:
+            data[section][key] = "sha256:" + hashlib.sha256(Path(value).read_bytes()).hexdigest()
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------
+
+
+def _context(data: Any) -> dict[str, Any]:
+    wijken = data.get("wijken") if isinstance(data, dict) else None
+    codes = {w["code"] for w in wijken or [] if isinstance(w, dict) and isinstance(w.get("code"), str)}
+    return {**catalogue_names(), "wijk_codes": codes}
+
+
+def _resolve_file_keys(located: Located, problems: list[Problem]) -> None:
+    """Make file paths absolute relative to the file that wrote them; report missing files."""
+    data = located.data
+    for key_path in FILE_KEYS:
+        section = data.get(key_path[0])
+        if not isinstance(section, dict) or not isinstance(section.get(key_path[1]), str):
+            continue
+        written = section[key_path[1]]
+        file, line = located.locate(key_path, "")
+        target = (Path(file).parent / written).resolve()
+        if not target.is_file():
+            problems.append(
+                Problem(file, line, format_path(key_path), "missing_file",
+                        f"file not found (looked for {display_name(target)})", written)
+            )
+        section[key_path[1]] = str(target)
+
+
+def _duplicate_names(located: Located, shown: str) -> list[Problem]:
+    found: list[Problem] = []
+    data = located.data if isinstance(located.data, dict) else {}
+
+    def check(items: Any, list_path: PathKey, key: str, seen: dict[str, PathKey]) -> None:
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            if not isinstance(item, dict) or not isinstance(item.get(key), str):
+                continue
+            here = (*list_path, i, key)
+            if item[key] in seen:
+                file, line = located.locate(here, shown)
+                found.append(
+                    Problem(file, line, format_path(here), "duplicate_name",
+                            f"is used twice (first at {format_path(seen[item[key]])}); names must be unique",
+                            item[key])
+                )
+            else:
+                seen[item[key]] = here
+
+    check(data.get("wijken"), ("wijken",), "code", {})
+    assets = data.get("assets")
+    if isinstance(assets, dict):
+        seen: dict[str, PathKey] = {}
+        for list_name in NAMED_ASSET_LISTS:
+            check(assets.get(list_name), ("assets", list_name), "name", seen)
+    return found
+
+
+# --------------------------------------------------------------------------
+# pydantic errors -> problems
+
+_RULE_NAMES = {
+    "missing": "required",
+    "extra_forbidden": "unknown_key",
+    "int_parsing": "type",
+    "int_type": "type",
+    "int_from_float": "type",
+    "float_parsing": "type",
+    "float_type": "type",
+    "string_type": "type",
+    "bool_parsing": "type",
+    "bool_type": "type",
+    "list_type": "type",
+    "dict_type": "type",
+    "model_type": "type",
+    "model_attributes_type": "type",
+    "tuple_type": "type",
+    "datetime_type": "type",
+    "datetime_parsing": "type",
+    "datetime_from_date_parsing": "type",
+    "date_type": "type",
+    "date_parsing": "type",
+    "date_from_datetime_parsing": "type",
+    "date_from_datetime_inexact": "type",
+    "literal_error": "one_of",
+    "enum": "one_of",
+    "string_pattern_mismatch": "pattern",
+}
+
+
+def _message(error: dict[str, Any]) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx", {})
+    if kind == "missing":
+        return "is required"
+    if kind == "greater_than":
+        return f"must be > {ctx['gt']}"
+    if kind == "greater_than_equal":
+        return f"must be >= {ctx['ge']}"
+    if kind == "less_than":
+        return f"must be < {ctx['lt']}"
+    if kind == "less_than_equal":
+        return f"must be <= {ctx['le']}"
+    if kind in ("literal_error", "enum"):
+        return f"must be one of {ctx.get('expected')}"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "must be a whole number"
+    if kind in ("float_parsing", "float_type"):
+        return "must be a number"
+    if kind in ("bool_parsing", "bool_type"):
+        return "must be true or false"
+    if kind == "string_type":
+        return "must be text"
+    if kind == "list_type":
+        return "must be a list"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return "must be a mapping of keys to values"
+    if kind.startswith(("datetime_", "date_")):
+        return "must be a date (YYYY-MM-DD) or date and time (YYYY-MM-DDTHH:MM[+01:00])"
+    if kind == "string_pattern_mismatch":
+        return f"must match the pattern {ctx['pattern']}"
+    if kind == "too_short":
+        return f"must have at least {ctx['min_length']} item(s)"
+    if kind == "too_long":
+        return f"must have at most {ctx['max_length']} item(s)"
+    if kind == "string_too_short":
+        return f"must be at least {ctx['min_length']} character(s) long"
+    if kind == "string_too_long":
+        return f"must be at most {ctx['max_length']} characters long"
+    text = error["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        text = text.removeprefix(prefix)
+    return text[:1].lower() + text[1:]
+
+
+def _from_pydantic(error: dict[str, Any], located: Located, shown: str) -> Problem:
+    loc: PathKey = tuple(error["loc"])
+    file, line = located.locate(loc, shown)
+    kind = error["type"]
+    message = _message(error)
+    value = error.get("input", NO_VALUE)
+    if kind == "missing":
+        value = NO_VALUE
+    elif kind == "extra_forbidden":
+        known = _known_keys(loc[:-1])
+        close = get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+        message = "is not a known key" + (
+            f"; did you mean {close[0]!r}?" if close else (f"; known keys: {', '.join(known)}" if known else "")
+        )
+        value = NO_VALUE
+    elif isinstance(value, (dict, list)):
+        value = NO_VALUE
+    return Problem(file, line, format_path(loc), _RULE_NAMES.get(kind, kind), message, value)
+
+
+def _known_keys(loc: PathKey) -> list[str]:
+    """Field names of the model at `loc` in the Scenario schema (for suggestions)."""
+    annotation: Any = Scenario
+    for part in loc:
+        annotation = _unwrap(annotation)
+        if isinstance(part, int):
+            args = typing.get_args(annotation)
+            annotation = args[0] if args else None
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel) and part in annotation.model_fields:
+            annotation = annotation.model_fields[part].annotation
+        else:
+            return []
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return list(annotation.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip Annotated[...] and Optional[...] down to the model or list type."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            non_none = [a for a in typing.get_args(annotation) if a is not type(None)]
+            annotation = non_none[0] if len(non_none) == 1 else annotation
+            if len(non_none) != 1:
+                return annotation
+        else:
+            return annotation
