@@ -1,0 +1,467 @@
+"""Space heating, domestic hot water and heat pumps.
+
+* :func:`space_heat_kw` — degree-hour method per building archetype.
+* :func:`dhw_heat_kw` — domestic hot water (DHW) as a daily profile.
+* :func:`heat_pump_cop` — COP from source and sink temperature
+  (Staffell et al. 2012 air-source regression).
+* :func:`heat_pump_electric_kw` — electricity of compressor and backup,
+  heat delivered and COP of all-electric and hybrid heat pumps.
+
+Parameters live in the catalogue (``models/building_archetypes.yaml``,
+``models/heat_pumps.yaml``); read them with :func:`load_building_archetype`
+and :func:`load_heat_pump`. All functions are deterministic and broadcast over
+``[n_step, n_connection]``: pass ``t_amb_degc`` as ``[n_step]`` (one weather
+series for all buildings) or ``[n_step, n_connection]``.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+from ruamel.yaml import YAML
+from scipy.special import i0e
+
+__all__ = [
+    "BuildingArchetype",
+    "HeatPump",
+    "HeatPumpKind",
+    "HeatPumpResult",
+    "building_archetypes",
+    "dhw_heat_kw",
+    "dhw_shape",
+    "heat_pump_cop",
+    "heat_pump_electric_kw",
+    "heat_pumps",
+    "load_building_archetype",
+    "load_heat_pump",
+    "space_heat_kw",
+    "supply_temperature_degc",
+]
+
+LOCAL_TZ = "Europe/Amsterdam"
+HOURS_PER_YEAR = 8766.0  # mean Gregorian year [h]
+KELVIN = 273.15
+
+
+@dataclass(frozen=True)
+class BuildingArchetype:
+    """Heat-demand parameters of a building type (see ``models/building_archetypes.yaml``).
+
+    Attributes
+    ----------
+    name : str
+        Catalogue key.
+    h_w_k : float
+        Heat-loss coefficient, transmission + ventilation [W/K].
+    t_base_degc : float
+        Heating base (balance) temperature [degC].
+    dhw_kwh_per_year : float
+        Domestic hot water heat demand [kWh/yr].
+    description, source : str
+        What it is and where the numbers come from.
+    """
+
+    name: str
+    h_w_k: float
+    t_base_degc: float
+    dhw_kwh_per_year: float
+    description: str = ""
+    source: str = ""
+
+
+class HeatPumpKind(StrEnum):
+    """``all_electric``: heat pump + electric element; ``hybrid``: heat pump + gas boiler."""
+
+    all_electric = "all_electric"
+    hybrid = "hybrid"
+
+
+@dataclass(frozen=True)
+class HeatPump:
+    """Heat-pump parameters (see ``models/heat_pumps.yaml`` for sources).
+
+    Attributes
+    ----------
+    name : str
+        Catalogue key.
+    kind : HeatPumpKind
+        All-electric or hybrid.
+    p_heat_nom_kw : float
+        Heat output at the rating point ``t_rated_degc`` / W35 [kW].
+    t_rated_degc : float
+        Outdoor temperature of the rating point [degC].
+    capacity_slope_per_k : float
+        Relative loss of heat capacity per kelvin colder air [1/K].
+    capacity_min_frac : float
+        Floor of the relative capacity [-].
+    cop_a, cop_b, cop_c : float
+        COP regression ``a + b dT + c dT²`` with dT in [K].
+    cop_scale : float
+        Multiplier on the regression [-].
+    t_supply_design_degc, t_supply_min_degc : float
+        Heating-curve supply temperature at ``t_design_degc`` and at the base
+        temperature [degC].
+    t_design_degc : float
+        Outdoor design temperature [degC].
+    t_dhw_degc : float
+        DHW storage temperature [degC].
+    p_backup_max_kw : float
+        Electric element power [kW] (0 for hybrids).
+    t_switch_degc : float or None
+        Hybrids: below this outdoor temperature the boiler takes all space heat.
+    boiler_efficiency : float or None
+        Hybrids: boiler heat per unit of gas (upper heating value) [-].
+    dhw_by_heat_pump : bool
+        Whether the heat pump makes the DHW (else the boiler does).
+    """
+
+    name: str
+    kind: HeatPumpKind
+    p_heat_nom_kw: float
+    t_rated_degc: float = 7.0
+    capacity_slope_per_k: float = 0.018
+    capacity_min_frac: float = 0.4
+    cop_a: float = 6.81
+    cop_b: float = -0.121
+    cop_c: float = 0.000630
+    cop_scale: float = 1.0
+    t_supply_design_degc: float = 55.0
+    t_supply_min_degc: float = 35.0
+    t_design_degc: float = -10.0
+    t_dhw_degc: float = 55.0
+    p_backup_max_kw: float = 0.0
+    t_switch_degc: float | None = None
+    boiler_efficiency: float | None = None
+    dhw_by_heat_pump: bool = True
+    description: str = ""
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", HeatPumpKind(self.kind))
+        problems = []
+        if not self.p_heat_nom_kw > 0:
+            problems.append(f"p_heat_nom_kw must be > 0 (got {self.p_heat_nom_kw})")
+        if self.p_backup_max_kw < 0:
+            problems.append(f"p_backup_max_kw must be >= 0 (got {self.p_backup_max_kw})")
+        if self.kind is HeatPumpKind.hybrid and not (self.boiler_efficiency and 0 < self.boiler_efficiency <= 1.1):
+            problems.append(f"a hybrid needs boiler_efficiency in (0, 1.1] (got {self.boiler_efficiency})")
+        if self.kind is HeatPumpKind.all_electric and not self.dhw_by_heat_pump:
+            problems.append("an all_electric heat pump must make the DHW (dhw_by_heat_pump: true)")
+        if problems:
+            raise ValueError(f"heat pump {self.name!r}: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class HeatPumpResult:
+    """Output of :func:`heat_pump_electric_kw`; every array ``[n_step, n_connection]``.
+
+    Attributes
+    ----------
+    p_compressor_kw : numpy.ndarray
+        Compressor electricity [kW].
+    p_backup_kw : numpy.ndarray
+        Electric element electricity (= its heat) [kW].
+    q_heat_pump_kw : numpy.ndarray
+        Heat from the heat pump [kW].
+    q_backup_kw : numpy.ndarray
+        Heat from the electric element [kW].
+    q_boiler_kw : numpy.ndarray
+        Heat from the gas boiler (hybrids) [kW].
+    p_gas_kw : numpy.ndarray
+        Gas input of the boiler, upper heating value [kW].
+    q_unserved_kw : numpy.ndarray
+        Heat demand no source could cover [kW].
+    cop : numpy.ndarray
+        COP of the heat pump at the space-heating supply temperature [-]
+        (defined whether or not it runs).
+    """
+
+    p_compressor_kw: np.ndarray
+    p_backup_kw: np.ndarray
+    q_heat_pump_kw: np.ndarray
+    q_backup_kw: np.ndarray
+    q_boiler_kw: np.ndarray
+    p_gas_kw: np.ndarray
+    q_unserved_kw: np.ndarray
+    cop: np.ndarray
+
+    @property
+    def p_electric_kw(self) -> np.ndarray:
+        """Total electricity drawn from the grid [kW]."""
+        return self.p_compressor_kw + self.p_backup_kw
+
+    @property
+    def q_delivered_kw(self) -> np.ndarray:
+        """Total heat delivered [kW]."""
+        return self.q_heat_pump_kw + self.q_backup_kw + self.q_boiler_kw
+
+
+def _read_catalogue(filename: str) -> dict:
+    path = importlib.resources.files("energy_sim.models") / filename
+    with path.open("r", encoding="utf-8") as fh:
+        data = YAML(typ="safe").load(fh)
+    if not isinstance(data, dict):
+        raise ValueError(f"catalogue file {filename} must be a mapping of name -> parameters")
+    return data
+
+
+def _build(cls: type, name: str, entry: dict, filename: str):
+    known = {f.name for f in fields(cls)} - {"name"}
+    unknown = sorted(set(entry) - known)
+    if unknown:
+        raise ValueError(f"{filename}: {name}: unknown key(s) {unknown}; known keys are {sorted(known)}")
+    return cls(name=name, **entry)
+
+
+@lru_cache(maxsize=1)
+def building_archetypes() -> dict[str, BuildingArchetype]:
+    """All building archetypes of ``models/building_archetypes.yaml``."""
+    data = _read_catalogue("building_archetypes.yaml")
+    return {k: _build(BuildingArchetype, k, v, "building_archetypes.yaml") for k, v in data.items()}
+
+
+@lru_cache(maxsize=1)
+def heat_pumps() -> dict[str, HeatPump]:
+    """All heat pumps of ``models/heat_pumps.yaml``."""
+    data = _read_catalogue("heat_pumps.yaml")
+    return {k: _build(HeatPump, k, v, "heat_pumps.yaml") for k, v in data.items()}
+
+
+def _lookup(table: dict, name: str, what: str):
+    try:
+        return table[name]
+    except KeyError:
+        import difflib
+
+        close = difflib.get_close_matches(name, table, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise KeyError(f"unknown {what} {name!r}{hint} (known: {sorted(table)})") from None
+
+
+def load_building_archetype(name: str) -> BuildingArchetype:
+    """Building archetype ``name`` from the catalogue."""
+    return _lookup(building_archetypes(), name, "building archetype")
+
+
+def load_heat_pump(name: str) -> HeatPump:
+    """Heat pump ``name`` from the catalogue."""
+    return _lookup(heat_pumps(), name, "heat pump")
+
+
+def _column(t_amb_degc) -> np.ndarray:
+    """[n_step] -> [n_step, 1]; 2-d arrays pass through."""
+    t = np.asarray(t_amb_degc, dtype=float)
+    return t[:, None] if t.ndim == 1 else t
+
+
+def space_heat_kw(t_amb_degc, h_w_k, t_base_degc) -> np.ndarray:
+    """Space-heating demand by the degree-hour method.
+
+    ``q = H max(0, T_base - T_amb) / 1000`` (CIBSE TM41:2006, "Degree-days:
+    theory and application", eq. 2.1 in hourly form).
+
+    Parameters
+    ----------
+    t_amb_degc : array_like
+        Outdoor temperature [degC], ``[n_step]`` or ``[n_step, n_building]``.
+    h_w_k : array_like
+        Heat-loss coefficient per building [W/K], ``[n_building]`` or scalar.
+    t_base_degc : array_like
+        Base temperature per building [degC], ``[n_building]`` or scalar.
+
+    Returns
+    -------
+    numpy.ndarray
+        Heat demand [kW], ``[n_step, n_building]``.
+    """
+    t = _column(t_amb_degc)
+    h = np.atleast_1d(np.asarray(h_w_k, dtype=float))
+    tb = np.atleast_1d(np.asarray(t_base_degc, dtype=float))
+    if np.any(h < 0):
+        raise ValueError(f"h_w_k must be >= 0 [W/K] (got min {h.min()})")
+    return h * np.maximum(tb - t, 0.0) / 1000.0
+
+
+def dhw_shape(time_utc: pd.DatetimeIndex) -> np.ndarray:
+    """Normalised DHW draw profile (mean 1 over a day and over a year).
+
+    Morning shower peak around 07:30 and a broader evening peak around 19:30
+    local time, as in the tapping cycles of EN 16147 (profile M) and the
+    IEA-SHC Task 26 DHW statistics; ~+-10 % seasonal amplitude (cold mains
+    water in winter; Task 26: winter/summer ratio ~1.2). The shape is an
+    approximation for aggregate DHW; a storage tank decouples the heat pump
+    from the draws.
+
+    Parameters
+    ----------
+    time_utc : pandas.DatetimeIndex
+        Timezone-aware time stamps.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape factor [-], ``[n_step]``.
+    """
+    if not isinstance(time_utc, pd.DatetimeIndex) or time_utc.tz is None:
+        raise ValueError("time_utc must be a timezone-aware pandas.DatetimeIndex (use tz='UTC')")
+    local = time_utc.tz_convert(LOCAL_TZ)
+    hour_h = local.hour.to_numpy() + local.minute.to_numpy() / 60.0
+    # von Mises bumps; daily mean of exp(k (cos x - 1)) is i0e(k)
+    base, bumps = 0.25, ((1.6, 7.5, 10.0), (1.0, 19.5, 3.0), (0.3, 13.0, 2.0))
+    day = np.full(hour_h.shape, base)
+    mean = base
+    for amp, mu, kappa in bumps:
+        day += amp * np.exp(kappa * (np.cos(2 * np.pi * (hour_h - mu) / 24.0) - 1.0))
+        mean += amp * i0e(kappa)
+    doy = local.dayofyear.to_numpy()
+    season = 1.0 + 0.1 * np.cos(2 * np.pi * (doy - 15) / 365.2425)
+    return day / mean * season
+
+
+def dhw_heat_kw(time_utc: pd.DatetimeIndex, dhw_kwh_per_year) -> np.ndarray:
+    """DHW heat demand [kW], ``[n_step, n_connection]``.
+
+    Parameters
+    ----------
+    time_utc : pandas.DatetimeIndex
+        Timezone-aware time stamps.
+    dhw_kwh_per_year : array_like
+        Annual DHW heat per connection [kWh], ``[n_connection]``.
+    """
+    e = np.atleast_1d(np.asarray(dhw_kwh_per_year, dtype=float))
+    return dhw_shape(time_utc)[:, None] * (e / HOURS_PER_YEAR)[None, :]
+
+
+def heat_pump_cop(t_source_degc, t_sink_degc, heat_pump: HeatPump | None = None) -> np.ndarray:
+    """Coefficient of performance of an air-source heat pump.
+
+    ``COP = a + b dT + c dT²`` with ``dT = T_sink - T_source`` held within
+    [15, 80] K; a, b, c from Staffell et al. (2012), "A review of domestic
+    heat pumps", Energy Environ. Sci. 5, 9291 (ASHP: 6.81, -0.121, 0.000630;
+    fitted for 15-60 K). The result is multiplied by ``cop_scale`` and never
+    below 1 (the controller would use direct heating instead). On [15, 80] K
+    the fit stays between 1.16 and 5.17, well below the Carnot COP
+    ``T_sink / dT``.
+
+    Parameters
+    ----------
+    t_source_degc : array_like
+        Source (outdoor air) temperature [degC].
+    t_sink_degc : array_like
+        Sink (supply water) temperature [degC].
+    heat_pump : HeatPump, optional
+        Supplies the coefficients; default the Staffell ASHP fit.
+
+    Returns
+    -------
+    numpy.ndarray
+        COP [-].
+    """
+    hp = heat_pump if heat_pump is not None else _STAFFELL
+    dt = np.clip(np.asarray(t_sink_degc, dtype=float) - np.asarray(t_source_degc, dtype=float), 15.0, 80.0)
+    cop = hp.cop_scale * (hp.cop_a + hp.cop_b * dt + hp.cop_c * dt * dt)
+    return np.maximum(cop, 1.0)
+
+
+_STAFFELL = HeatPump(name="staffell_ashp", kind=HeatPumpKind.all_electric, p_heat_nom_kw=1.0)
+
+
+def supply_temperature_degc(t_amb_degc, heat_pump: HeatPump, t_base_degc=15.5) -> np.ndarray:
+    """Weather-compensated supply temperature (heating curve) [degC].
+
+    Linear from ``t_supply_design_degc`` at ``t_design_degc`` to
+    ``t_supply_min_degc`` at the base temperature, held outside that range.
+    """
+    t = np.asarray(t_amb_degc, dtype=float)
+    tb = np.asarray(t_base_degc, dtype=float)
+    frac = np.clip((tb - t) / (tb - heat_pump.t_design_degc), 0.0, 1.0)
+    return heat_pump.t_supply_min_degc + frac * (heat_pump.t_supply_design_degc - heat_pump.t_supply_min_degc)
+
+
+def heat_pump_electric_kw(
+    heat_demand_kw,
+    t_amb_degc,
+    heat_pump: HeatPump | str,
+    *,
+    dhw_kw=0.0,
+    t_base_degc=15.5,
+    n_units=1.0,
+) -> HeatPumpResult:
+    """Electricity, heat and COP of heat pumps serving space heat and DHW.
+
+    Per step: capacity ``Q_max = n P_nom max(f_min, 1 - s (T_rated - T_amb))``;
+    the heat pump serves the demand up to ``Q_max`` (space heat and DHW in
+    proportion, each at its own COP: space at the heating-curve supply
+    temperature, DHW at ``t_dhw_degc``); the rest goes to the electric
+    element up to ``p_backup_max_kw`` (all-electric) or to the gas boiler
+    (hybrid, which also takes all space heat below ``t_switch_degc`` and the
+    DHW unless ``dhw_by_heat_pump``). Whatever is left is reported unserved.
+    Heat balance: ``q_heat_pump + q_backup + q_boiler + q_unserved = demand``.
+
+    Parameters
+    ----------
+    heat_demand_kw : array_like
+        Space-heating demand [kW], ``[n_step, n_connection]`` (or ``[n_step]``).
+    t_amb_degc : array_like
+        Outdoor temperature [degC], ``[n_step]`` or ``[n_step, n_connection]``.
+    heat_pump : HeatPump or str
+        Parameters, or a catalogue name.
+    dhw_kw : array_like
+        DHW heat demand [kW], broadcastable to ``heat_demand_kw``.
+    t_base_degc : array_like
+        Building base temperature for the heating curve [degC].
+    n_units : array_like
+        Number of identical units per column (scales capacity and backup) [-].
+
+    Returns
+    -------
+    HeatPumpResult
+    """
+    hp = load_heat_pump(heat_pump) if isinstance(heat_pump, str) else heat_pump
+    q_space = np.asarray(heat_demand_kw, dtype=float)
+    q_space = q_space[:, None] if q_space.ndim == 1 else q_space
+    t = _column(t_amb_degc)
+    q_dhw = np.broadcast_to(np.asarray(dhw_kw, dtype=float), np.broadcast_shapes(q_space.shape, t.shape))
+    q_space = np.broadcast_to(q_space, q_dhw.shape)
+    if np.any(q_space < 0) or np.any(q_dhw < 0):
+        raise ValueError("heat_demand_kw and dhw_kw must be >= 0 [kW]")
+    n = np.asarray(n_units, dtype=float)
+
+    cop_space = heat_pump_cop(t, supply_temperature_degc(t, hp, t_base_degc), hp)
+    cop_dhw = heat_pump_cop(t, hp.t_dhw_degc, hp)
+    cap_kw = n * hp.p_heat_nom_kw * np.maximum(hp.capacity_min_frac, 1.0 - hp.capacity_slope_per_k * (hp.t_rated_degc - t))
+
+    hp_space = q_space
+    if hp.kind is HeatPumpKind.hybrid and hp.t_switch_degc is not None:
+        hp_space = np.where(t < hp.t_switch_degc, 0.0, q_space)
+    hp_dhw = q_dhw if hp.dhw_by_heat_pump else np.zeros_like(q_dhw)
+    want = hp_space + hp_dhw
+    q_hp = np.minimum(want, cap_kw)
+    share = np.divide(q_hp, want, out=np.zeros_like(want), where=want > 0)
+    p_comp = share * (hp_space / cop_space + hp_dhw / cop_dhw)
+
+    rest = q_space + q_dhw - q_hp
+    if hp.kind is HeatPumpKind.hybrid:
+        q_backup = np.zeros_like(rest)
+        q_boiler = rest
+        p_gas = q_boiler / hp.boiler_efficiency
+    else:
+        q_backup = np.minimum(rest, n * hp.p_backup_max_kw)
+        q_boiler = np.zeros_like(rest)
+        p_gas = np.zeros_like(rest)
+    q_unserved = rest - q_backup - q_boiler
+    return HeatPumpResult(
+        p_compressor_kw=p_comp,
+        p_backup_kw=q_backup,
+        q_heat_pump_kw=q_hp,
+        q_backup_kw=q_backup,
+        q_boiler_kw=q_boiler,
+        p_gas_kw=p_gas,
+        q_unserved_kw=q_unserved,
+        cop=np.broadcast_to(cop_space, q_hp.shape),
+    )
