@@ -12,4 +12,13 @@ try:
 except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+
+
+def open_results(path):
+    """Open a run's results (a run folder or its ``results.nc``) as an xarray Dataset."""
+    from energy_sim.results.store import open_results as _open
+
+    return _open(path)
+
+
+__all__ = ["__version__", "open_results"]

@@ -71,6 +71,7 @@ def _reference(kind: str, what: str):
 
 WijkRef = Annotated[str, _reference("wijk_codes", "wijk code in this scenario")]
 TurbineRef = Annotated[str, _reference("wind_turbines", "wind turbine type in the catalogue (models/wind_turbines.yaml)")]
+HeatPumpRef = Annotated[str, _reference("heat_pumps", "heat pump in the catalogue (models/heat_pumps.yaml)")]
 ArchetypeRef = Annotated[str, _reference("building_archetypes", "building archetype in the catalogue (models/building_archetypes.yaml)")]
 LineTypeRef = Annotated[str, _reference("line_types", "cable type (pandapower standard type or models/grid_types.yaml)")]
 TrafoTypeRef = Annotated[str, _reference("trafo_types", "transformer type (pandapower standard type or models/grid_types.yaml)")]
@@ -242,7 +243,9 @@ class Wijk(StrictModel):
     electricity_kwh_per_dwelling_per_year: float = Field(2900.0, gt=0, le=20_000)
     lon_deg: float = Field(ge=-180, le=180)
     lat_deg: float = Field(ge=-90, le=90)
-    building_archetype: ArchetypeRef = Field("terraced_1946_1974")
+    building_archetype: ArchetypeRef = Field("average_dwelling", description="Heat demand of its homes (models/building_archetypes.yaml).")
+    heat_pump_model: HeatPumpRef = Field("air_source_8kw", description="All-electric heat pump type (models/heat_pumps.yaml).")
+    hybrid_heat_pump_model: HeatPumpRef = Field("hybrid_4kw", description="Hybrid heat pump type (models/heat_pumps.yaml).")
     pv_kwp_per_home: float = Field(4.0, gt=0, le=50, description="Installed rooftop PV per adopting home [kWp].")
     adoption: Adoption = Adoption()
     simulate: bool = Field(True, description="Set false to keep a wijk in the file but leave it out of runs.")

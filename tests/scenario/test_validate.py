@@ -289,7 +289,7 @@ def test_cli_schema_is_json_schema_that_describes_the_sections():
 
 def test_shipped_scenarios_are_valid():
     root = Path(__file__).resolve().parents[2] / "scenarios"
-    files = sorted(root.glob("*.yaml"))
+    files = sorted(root.rglob("*.yaml"))
     assert files, "no scenarios shipped"
     for file in files:
         _, problems = validate_file(file)

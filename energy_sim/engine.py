@@ -1,0 +1,422 @@
+"""Wire the stages: scenario -> profiles -> grid -> results (DESIGN.md).
+
+`run_scenario` builds the city's grids once, then walks the horizon in blocks
+(the congestion manager's control block, default one day): profiles for the
+block, load flow of every LV grid and of the MV network, reductions, and the
+block's results written to disk before the next block starts.  Memory holds
+one block plus per-element running figures, whatever the horizon.
+
+Random streams: every draw comes from ``np.random.default_rng([seed, STREAM,
+...])`` with a fixed stream number per purpose below, so the same scenario
+and seed give identical results, and adding a wijk does not change the draws
+of the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from energy_sim import __version__
+from energy_sim.grid.build import (
+    ConnectionKind,
+    LvConnection,
+    LvGridParameters,
+    MvConnection,
+    WijkSpec,
+    build_city_grid,
+)
+from energy_sim.grid.metrics import LoadingAccumulator
+from energy_sim.grid.simulate import CitySolver
+from energy_sim.profiles.heat import dhw_heat_kw, heat_pump_electric_kw, load_building_archetype, space_heat_kw
+from energy_sim.profiles.household import household_load_kw, household_traits
+from energy_sim.profiles.solar import SolarField as SolarFieldModel
+from energy_sim.profiles.solar import rooftop_pv_kw_per_kwp, solar_field_ac_kw
+from energy_sim.profiles.weather import Weather, WeatherError, read_knmi_uurgeg, read_weather_csv, read_weather_netcdf, synthetic_weather
+from energy_sim.profiles.wind import air_density_kg_m3, hub_height_wind_m_s, load_turbine_catalogue, wind_turbine_power_kw
+from energy_sim.results.dataset import CATEGORIES, block_dataset, horizon_dataset
+from energy_sim.results.store import ResultsWriter
+from energy_sim.results.summary import RunSummary, summarise
+from energy_sim.scenario import Scenario, load_scenario, scenario_hash
+from energy_sim.scenario.schema import WeatherSource
+
+# random streams (see module docstring)
+STREAM_GRID = 1
+STREAM_ADOPTION = 2
+STREAM_HOUSEHOLD_TRAITS = 3
+STREAM_HOUSEHOLD_NOISE = 4
+STREAM_ANNUAL_USE = 5
+STREAM_HEAT_DEMAND = 6
+
+#: Household power factor: cos(phi) = 0.97 inductive, a typical value for
+#: aggregated Dutch residential load (assumption; SimBench household profiles
+#: average a similar ratio). q = p * tan(acos(0.97)).
+HOUSEHOLD_Q_PER_P = float(np.tan(np.arccos(0.97)))
+
+#: Spread of annual electricity use between homes (lognormal sigma). Milieu
+#: Centraal averages range from ~1,800 kWh (1 person) to ~4,500 kWh (5
+#: persons) around a mean of ~2,700 kWh: a coefficient of variation of
+#: ~0.35 (assumption derived from those figures).
+ANNUAL_USE_SIGMA = 0.35
+
+#: Spread of space-heating demand between homes of one archetype (lognormal
+#: sigma of the heat-loss coefficient; assumption: occupants, orientation and
+#: partial renovations vary the demand of similar homes by roughly +-25 %).
+HEAT_LOSS_SIGMA = 0.25
+
+#: What the engine does not simulate yet; printed with every summary.
+NOT_YET_SIMULATED = (
+    "EV charging (home, public, bus depots) and the congestion manager (issue 5): chargers are in the grid but draw nothing",
+    "heat networks and batteries (issue 4/5): in the grid, no power yet",
+)
+
+
+class RunError(Exception):
+    """A run that could not complete, with the exit status the CLI should use."""
+
+    def __init__(self, message: str, exit_status: int = 1):
+        super().__init__(message)
+        self.exit_status = exit_status
+
+
+@dataclass
+class RunOutcome:
+    """What a run produced: where the results are and the per-wijk summary."""
+
+    scenario: Scenario
+    run_dir: Path
+    results_path: Path
+    summary: RunSummary
+    wall_time_s: float
+    notes: list[str] = field(default_factory=list)
+
+    def summary_text(self) -> str:
+        return self.summary.text(self.results_path, self.wall_time_s, self.notes)
+
+    def summary_json(self) -> dict:
+        return self.summary.as_json(self.results_path, self.wall_time_s, self.notes)
+
+
+def run_scenario_file(path: str | Path, *, output_dir: Path | None = None, progress: bool = True) -> RunOutcome:
+    """Validate the scenario in `path` completely, then run it (raises `ScenarioError` first)."""
+    scenario = load_scenario(path)
+    return run_scenario(scenario, output_dir=output_dir, progress=progress)
+
+
+def horizon_index(scenario: Scenario) -> pd.DatetimeIndex:
+    """Start of every time step of the horizon [UTC]."""
+    h = scenario.horizon
+    return pd.date_range(h.start_utc, h.end_utc, freq=f"{h.resolution_min}min", inclusive="left", name="time")
+
+
+def load_weather(scenario: Scenario, time_utc: pd.DatetimeIndex) -> Weather:
+    """The scenario's weather on the horizon; a bad weather file raises `RunError` (exit 2)."""
+    w = scenario.weather
+    fill = None if w.fill_gaps == "none" else w.fill_gaps
+    try:
+        if w.source == WeatherSource.synthetic:
+            return synthetic_weather(time_utc, seed=scenario.seed, latitude_deg=w.latitude_deg, longitude_deg=w.longitude_deg)
+        if w.source == WeatherSource.knmi:
+            return read_knmi_uurgeg(w.path, time_utc, fill_gaps=fill)
+        if w.source == WeatherSource.csv:
+            return read_weather_csv(w.path, time_utc, fill_gaps=fill)
+        return read_weather_netcdf(w.path, time_utc, fill_gaps=fill)
+    except WeatherError as exc:
+        raise RunError(f"weather: {exc}", exit_status=2) from exc
+
+
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class HeatPumpGroup:
+    """The homes of a wijk with one heat-pump type (columns into the wijk's arrays)."""
+
+    columns: np.ndarray
+    model: str
+    h_w_k: np.ndarray  # heat-loss coefficient per home [W/K]
+    t_base_degc: float
+    dhw_kwh_per_year: float
+
+    def electric_kw(self, time_utc: pd.DatetimeIndex, t_amb_degc: np.ndarray) -> np.ndarray:
+        """Electricity of the group's heat pumps [kW], ``[n_step, n_home]``."""
+        space = space_heat_kw(t_amb_degc, self.h_w_k, self.t_base_degc)
+        dhw = dhw_heat_kw(time_utc, self.dhw_kwh_per_year)
+        result = heat_pump_electric_kw(space, t_amb_degc, self.model, dhw_kw=np.reshape(dhw, (-1, 1)),
+                                       t_base_degc=self.t_base_degc)
+        return result.p_electric_kw
+
+
+@dataclass
+class WijkHomes:
+    """The homes of one wijk in the column order of its per-home arrays."""
+
+    code: str
+    ids: list[str]
+    annual_kwh: np.ndarray
+    pv_kwp: np.ndarray
+    traits: object
+    heat_pumps: list[HeatPumpGroup]
+
+
+def _adopters(rng: np.random.Generator, n: int, share: float) -> np.ndarray:
+    """Exactly round(share * n) homes, chosen at random."""
+    chosen = np.zeros(n, dtype=bool)
+    chosen[rng.permutation(n)[: int(round(share * n))]] = True
+    return chosen
+
+
+def _active(asset, time_utc: pd.DatetimeIndex, timezone: str) -> np.ndarray:
+    """1.0 while an asset is between its commissioning and decommissioning dates, else 0.0."""
+    local_date = time_utc.tz_convert(timezone).date
+    on = np.ones(len(time_utc))
+    if asset.commissioned is not None:
+        on[local_date < asset.commissioned] = 0.0
+    if asset.decommissioned is not None:
+        on[local_date >= asset.decommissioned] = 0.0
+    return on
+
+
+def _mv_generation_mw(scenario: Scenario, weather: Weather, time_utc: pd.DatetimeIndex) -> tuple[list[str], list[str], np.ndarray]:
+    """Solar fields and wind turbines on the MV network: ids, categories, power [n_step, n] [MW]."""
+    ids, categories, columns = [], [], []
+    tz = scenario.horizon.timezone
+    for f in scenario.assets.solar_fields:
+        model = SolarFieldModel(
+            name=f.name, p_peak_kwp=f.p_peak_kwp, surface_tilt_deg=f.tilt_deg, surface_azimuth_deg=f.azimuth_deg,
+            dc_ac_ratio=f.dc_ac_ratio, availability_frac=f.availability_frac,
+        )
+        ids.append(f.name)
+        categories.append("solar_field")
+        columns.append(solar_field_ac_kw(weather, model) * _active(f, time_utc, tz) / 1000.0)
+    if scenario.assets.wind_turbines:
+        catalogue = load_turbine_catalogue()
+        for t in scenario.assets.wind_turbines:
+            turbine = catalogue[t.model]
+            wind = hub_height_wind_m_s(weather.wind_speed_10m_m_s, t.hub_height_m)
+            rho = air_density_kg_m3(weather.t_amb_degc, weather.pressure_pa, t.hub_height_m)
+            p_kw = wind_turbine_power_kw(wind, turbine, air_density_kg_m3=rho, availability_frac=t.availability_frac)
+            ids.append(t.name)
+            categories.append("wind")
+            columns.append(p_kw * t.count * _active(t, time_utc, tz) / 1000.0)
+    power = np.column_stack(columns) if columns else np.zeros((len(time_utc), 0))
+    return ids, categories, power
+
+
+def _grid_connections(scenario: Scenario) -> tuple[list[LvConnection], list[MvConnection]]:
+    """Every non-household connection, on LV or MV by its size."""
+    lv: list[LvConnection] = []
+    mv: list[MvConnection] = []
+    a = scenario.assets
+    for park in a.ev_chargers:
+        if park.kind in ("fast", "bus_depot"):
+            mv.append(MvConnection(park.name, ConnectionKind.charging_hub, park.wijk, park.count * park.p_kw / 1000.0))
+        else:
+            lv += [LvConnection(f"{park.name}/{i + 1}", ConnectionKind.ev_charger, park.wijk, p_kw=park.p_kw)
+                   for i in range(park.count)]
+    for f in a.solar_fields:
+        mv.append(MvConnection(f.name, ConnectionKind.solar_field, f.wijk, f.p_peak_kwp / f.dc_ac_ratio / 1000.0))
+    for t in a.wind_turbines:
+        rated_mw = load_turbine_catalogue()[t.model].rated_power_kw * t.count / 1000.0
+        mv.append(MvConnection(t.name, ConnectionKind.wind_turbine, t.wijk, rated_mw))
+    for h in a.heat_networks:
+        p_mw = (h.heat_pump_p_th_kw / 3.0 + h.e_boiler_p_kw) / 1000.0
+        mv.append(MvConnection(h.name, ConnectionKind.heat_plant, h.wijk, max(p_mw, 0.1)))
+    for b in a.batteries:
+        if b.p_kw >= 1000:
+            mv.append(MvConnection(b.name, ConnectionKind.battery, b.wijk, b.p_kw / 1000.0, e_mwh=b.e_kwh / 1000.0))
+        else:
+            lv.append(LvConnection(b.name, ConnectionKind.battery, b.wijk, p_kw=b.p_kw, e_kwh=b.e_kwh))
+    return lv, mv
+
+
+def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress: bool = True) -> RunOutcome:
+    """Simulate a validated scenario and write its results.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        A validated scenario (see `energy_sim.scenario.load_scenario`).
+    output_dir : Path, optional
+        Results folder; default the scenario's ``outputs.directory``. The run
+        writes to ``<output_dir>/<meta.name>/``.
+    progress : bool
+        Show a progress bar on standard error.
+    """
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    seed = scenario.seed
+    time_utc = horizon_index(scenario)
+    dt_h = scenario.horizon.dt_h
+    wijken = [w for w in scenario.wijken if w.simulate]
+    if not wijken:
+        raise RunError("no wijk has simulate: true; nothing to run", exit_status=2)
+    notes = [f"not simulated yet: {item}" for item in NOT_YET_SIMULATED]
+    skipped = [w.code for w in scenario.wijken if not w.simulate]
+    if skipped:
+        notes.append(f"wijken left out (simulate: false): {', '.join(skipped)}")
+
+    weather = load_weather(scenario, time_utc)
+    lv_conns, mv_conns = _grid_connections(scenario)
+    g = scenario.grid
+    lv_params = LvGridParameters(
+        homes_per_trafo_target=g.homes_per_trafo,
+        homes_per_trafo_min=min(150, round(0.85 * g.homes_per_trafo)),
+        homes_per_trafo_max=max(200, round(1.15 * g.homes_per_trafo)),
+        homes_per_feeder_target=g.homes_per_trafo / g.feeders_per_trafo,
+        feeders_min=min(4, g.feeders_per_trafo),
+        feeders_max=max(8, g.feeders_per_trafo),
+        feeder_cable_type=g.lv_cable_type,
+        trafo_type=g.trafo_type,
+    )
+    city = build_city_grid(
+        tuple(WijkSpec(w.code, w.name, w.dwellings, w.lon_deg, w.lat_deg) for w in wijken),
+        rng=np.random.default_rng([seed, STREAM_GRID]), lv_params=lv_params,
+        lv_connections=tuple(lv_conns), mv_connections=tuple(mv_conns),
+    )
+
+    homes: dict[str, WijkHomes] = {}
+    extra_ids: dict[str, list[str]] = {}
+    for k, w in enumerate(wijken):
+        conns = pd.concat([grid.connections for grid in city.lv_grids[w.code]], ignore_index=True)
+        ids = conns.connection_id[conns.kind == "household"].tolist()
+        extra_ids[w.code] = conns.connection_id[(conns.element == "load") & (conns.kind != "household")].tolist()
+        n = len(ids)
+        adoption_rng = np.random.default_rng([seed, STREAM_ADOPTION, k])
+        has_pv = _adopters(adoption_rng, n, w.adoption.pv_frac)
+        use_rng = np.random.default_rng([seed, STREAM_ANNUAL_USE, k])
+        annual = w.electricity_kwh_per_dwelling_per_year * use_rng.lognormal(
+            -0.5 * ANNUAL_USE_SIGMA**2, ANNUAL_USE_SIGMA, n)
+        # one shared day factor for the whole city (common_seed), per-home routines per wijk
+        traits = household_traits(n, rng=np.random.default_rng([seed, STREAM_HOUSEHOLD_TRAITS, k]),
+                                  common_seed=seed)
+        heat_order = adoption_rng.permutation(n)
+        n_hp = int(round(w.adoption.heat_pump_frac * n))
+        n_hybrid = int(round(w.adoption.hybrid_heat_pump_frac * n))
+        archetype = load_building_archetype(w.building_archetype)
+        heat_rng = np.random.default_rng([seed, STREAM_HEAT_DEMAND, k])
+        groups = []
+        for columns, model in ((np.sort(heat_order[:n_hp]), w.heat_pump_model),
+                               (np.sort(heat_order[n_hp:n_hp + n_hybrid]), w.hybrid_heat_pump_model)):
+            if len(columns):
+                h_w_k = archetype.h_w_k * heat_rng.lognormal(-0.5 * HEAT_LOSS_SIGMA**2, HEAT_LOSS_SIGMA, len(columns))
+                groups.append(HeatPumpGroup(columns, model, h_w_k, archetype.t_base_degc, archetype.dhw_kwh_per_year))
+        homes[w.code] = WijkHomes(w.code, ids, annual, np.where(has_pv, w.pv_kwp_per_home, 0.0), traits, groups)
+
+    mv_ids, mv_categories, mv_power_mw = _mv_generation_mw(scenario, weather, time_utc)
+    mv_wijk = {c.connection_id: c.wijk_code for c in mv_conns}
+    solver = CitySolver(city, [w.code for w in wijken], {c: h.ids for c, h in homes.items()}, extra_ids,
+                        mv_ids, tuple(g.voltage_band_pu))
+    pv_per_kwp = rooftop_pv_kw_per_kwp(weather)
+
+    wijk_codes = [w.code for w in wijken]
+    trafo_table = pd.concat([
+        pd.DataFrame({"trafo": solver.lv_trafo_ids, "wijk": solver.lv_trafo_wijk, "level": "mv/lv",
+                      "s_rated_mva": solver.lv_trafo_sn_mva}),
+        solver.station_trafo_table().assign(wijk="", level="hv/mv"),
+    ], ignore_index=True)
+    line_table = pd.concat([
+        solver.feeder_table().rename(columns={"feeder": "line"}).assign(level="lv")[["line", "wijk", "level", "s_rated_mva"]],
+        solver.mv_line_table().assign(wijk="", level="mv"),
+    ], ignore_index=True)
+    trafo_acc = LoadingAccumulator(trafo_table.trafo.to_numpy(), trafo_table.s_rated_mva.to_numpy(), dt_h)
+    line_acc = LoadingAccumulator(line_table.line.to_numpy(), line_table.s_rated_mva.to_numpy(), dt_h)
+    n_bus = int(solver.lv_bus_count.sum())
+    bus_min = np.full(n_bus, np.inf)
+    bus_max = np.full(n_bus, -np.inf)
+    bus_violation_steps = np.zeros(n_bus, dtype=np.int64)
+    e_mwh = np.zeros((len(wijk_codes), len(CATEGORIES)))
+    not_converged: list[str] = []
+
+    run_dir = Path(output_dir or scenario.outputs.directory) / scenario.meta.name
+    attrs = {
+        "scenario_name": scenario.meta.name,
+        "scenario_version": scenario.meta.version,
+        "scenario_hash": scenario_hash(scenario),
+        "seed": seed,
+        "energy_sim_version": __version__,
+        "time_zone": scenario.horizon.timezone,
+        "resolution_min": scenario.horizon.resolution_min,
+        "voltage_band_pu": list(g.voltage_band_pu),
+    }
+    writer = ResultsWriter(run_dir, attrs)
+    block_steps = max(1, int(scenario.policies.congestion_manager.block_h * 60 // scenario.horizon.resolution_min))
+    starts = range(0, len(time_utc), block_steps)
+    try:
+        for b, i0 in enumerate(tqdm(starts, desc=f"{scenario.meta.name}: load flow", unit="block",
+                                    disable=not progress, leave=False)):
+            i1 = min(i0 + block_steps, len(time_utc))
+            t = time_utc[i0:i1]
+            home_p, home_q, pv, extra = {}, {}, {}, {}
+            category_mw = np.zeros((i1 - i0, len(wijk_codes), len(CATEGORIES)))
+            for k, code in enumerate(wijk_codes):
+                h = homes[code]
+                load = household_load_kw(t, h.annual_kwh, rng=np.random.default_rng([seed, STREAM_HOUSEHOLD_NOISE, k, b]),
+                                         traits=h.traits)
+                heat_pump = np.zeros_like(load)
+                for group in h.heat_pumps:
+                    heat_pump[:, group.columns] = group.electric_kw(t, weather.t_amb_degc[i0:i1])
+                home_p[code] = load + heat_pump
+                home_q[code] = load * HOUSEHOLD_Q_PER_P  # heat pumps: cos(phi) ~ 1 (inverter drives)
+                category_mw[:, k, CATEGORIES.index("heat_pump")] = heat_pump.sum(axis=1) / 1000.0
+                pv[code] = pv_per_kwp[i0:i1, None] * h.pv_kwp[None, :]
+                extra[code] = np.zeros((i1 - i0, len(extra_ids[code])))
+                category_mw[:, k, CATEGORIES.index("household")] = load.sum(axis=1) / 1000.0
+                category_mw[:, k, CATEGORIES.index("rooftop_pv")] = -pv[code].sum(axis=1) / 1000.0
+            for j, (cid, cat) in enumerate(zip(mv_ids, mv_categories)):
+                category_mw[:, wijk_codes.index(mv_wijk[cid]), CATEGORIES.index(cat)] -= mv_power_mw[i0:i1, j]
+            grid = solver.solve_block(home_p, home_q, pv, extra, mv_power_mw[i0:i1], t)
+
+            trafo_loading = np.hstack([grid.trafo_loading_pct, grid.station_trafo_loading_pct])
+            line_loading = np.hstack([grid.feeder_loading_pct, grid.mv_line_loading_pct])
+            trafo_acc.add(trafo_loading, t)
+            line_acc.add(line_loading, t)
+            np.fmin(bus_min, grid.bus_vm_min_pu, out=bus_min)
+            np.fmax(bus_max, grid.bus_vm_max_pu, out=bus_max)
+            bus_violation_steps += grid.bus_violation_steps
+            e_mwh += category_mw.sum(axis=0) * dt_h
+            not_converged += grid.not_converged
+            writer.write_block(b, block_dataset(
+                t, wijk_codes, trafo_table, line_table, trafo_loading, line_loading,
+                grid.wijk_vm_min_pu, grid.wijk_vm_max_pu, category_mw,
+            ))
+    except BaseException as exc:
+        writer.fail(f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, (KeyboardInterrupt, RunError)):
+            raise
+        raise RunError(
+            f"the run of {scenario.meta.name!r} stopped at an internal error ({type(exc).__name__}: {exc}); "
+            f"the blocks finished so far are in {run_dir}. Please report this with the scenario file."
+        ) from exc
+
+    wall_time_s = time.perf_counter() - started
+    horizon = horizon_dataset(
+        wijk_codes=wijk_codes,
+        wijk_names=[w.name for w in wijken],
+        wijk_lon=[w.lon_deg for w in wijken],
+        wijk_lat=[w.lat_deg for w in wijken],
+        wijk_homes=[len(homes[c].ids) for c in wijk_codes],
+        trafo_table=trafo_table, trafo_acc=trafo_acc,
+        line_table=line_table, line_acc=line_acc,
+        bus_ids=solver.lv_bus_ids, bus_wijk=solver.lv_bus_wijk,
+        bus_vm_min_pu=bus_min, bus_vm_max_pu=bus_max, bus_violation_h=bus_violation_steps * dt_h,
+        e_mwh=e_mwh,
+    )
+    if not_converged:
+        notes.append(f"{len(not_converged)} load-flow step(s) did not converge (voltage collapse); first: {not_converged[0]}")
+    extra_attrs = {
+        "wall_time_s": round(wall_time_s, 3),
+        "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "not_converged_steps": len(not_converged),
+        "not_converged_detail": "\n".join(not_converged[:200]),
+        "notes": "\n".join(notes),
+    }
+    results_path = writer.finish(horizon, extra_attrs)
+    summary = summarise(results_path)
+    return RunOutcome(scenario, run_dir, results_path, summary, wall_time_s, notes)

@@ -1,0 +1,152 @@
+"""The results schema: one labelled `xarray.Dataset` per run.
+
+Dimensions
+    ``time``      start of each step [UTC]
+    ``wijk``      CBS wijk code (coords ``wijk_name``, ``wijk_lon_deg``, ``wijk_lat_deg``, ``wijk_homes``)
+    ``trafo``     every transformer: MV/LV substations and HV/MV stations
+                  (coords ``trafo_wijk``, ``trafo_level``, ``trafo_sn_mva``)
+    ``line``      LV feeder-head cables and MV cables (``line_wijk``, ``line_level``, ``line_s_rated_mva``)
+    ``bus``       LV buses (``bus_wijk``), reduced over time
+    ``category``  what power is for (household, heat pump, EV, rooftop PV, ...)
+    ``event``     congestion events (an element above 100 % without a break)
+
+Every variable has ``units`` and ``long_name`` attributes and its unit in its
+name.  Power by category follows the load convention: consumption positive,
+generation negative, so the categories add up to the net demand.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from energy_sim.grid.metrics import LoadingAccumulator
+
+CATEGORIES = ["household", "heat_pump", "ev", "heat_network", "battery", "rooftop_pv", "solar_field", "wind"]
+
+
+def _var(dims, values, units: str, long_name: str, dtype=np.float32) -> xr.Variable:
+    return xr.Variable(dims, np.asarray(values, dtype=dtype), attrs={"units": units, "long_name": long_name})
+
+
+def _element_coords(prefix: str, table: pd.DataFrame) -> dict[str, xr.Variable]:
+    rated = "trafo_sn_mva" if prefix == "trafo" else "line_s_rated_mva"
+    return {
+        prefix: xr.Variable(prefix, table[prefix].astype(str).to_numpy()),
+        f"{prefix}_wijk": xr.Variable(prefix, table.wijk.astype(str).to_numpy()),
+        f"{prefix}_level": xr.Variable(prefix, table.level.astype(str).to_numpy()),
+        rated: _var(prefix, table.s_rated_mva, "MVA", f"rating of the {prefix}", np.float64),
+    }
+
+
+def _wijk_max(loading: np.ndarray, element_wijk: np.ndarray, wijk_codes: list[str]) -> np.ndarray:
+    out = np.full((loading.shape[0], len(wijk_codes)), np.nan, dtype=np.float32)
+    for k, code in enumerate(wijk_codes):
+        columns = element_wijk == code
+        if columns.any():
+            out[:, k] = np.nanmax(loading[:, columns], axis=1)
+    return out
+
+
+def block_dataset(
+    time_utc: pd.DatetimeIndex,
+    wijk_codes: list[str],
+    trafo_table: pd.DataFrame,
+    line_table: pd.DataFrame,
+    trafo_loading_pct: np.ndarray,
+    line_loading_pct: np.ndarray,
+    wijk_vm_min_pu: np.ndarray,
+    wijk_vm_max_pu: np.ndarray,
+    category_p_mw: np.ndarray,
+) -> xr.Dataset:
+    """The time series of one block (see the module docstring for the schema)."""
+    time = xr.Variable("time", time_utc.tz_convert("UTC").tz_localize(None).to_numpy(),
+                       attrs={"long_name": "start of the time step", "time_zone": "UTC"})
+    mv_lv = (trafo_table.level == "mv/lv").to_numpy()
+    lv_lines = (line_table.level == "lv").to_numpy()
+    data_vars = {
+        "trafo_loading_pct": _var(("time", "trafo"), trafo_loading_pct, "%", "transformer loading (current-based)"),
+        "line_loading_pct": _var(("time", "line"), line_loading_pct, "%", "cable loading, max of both ends"),
+        "wijk_vm_min_pu": _var(("time", "wijk"), wijk_vm_min_pu, "1", "lowest LV bus voltage in the wijk"),
+        "wijk_vm_max_pu": _var(("time", "wijk"), wijk_vm_max_pu, "1", "highest LV bus voltage in the wijk"),
+        "wijk_trafo_loading_max_pct": _var(
+            ("time", "wijk"),
+            _wijk_max(trafo_loading_pct[:, mv_lv], trafo_table.wijk.to_numpy()[mv_lv], wijk_codes),
+            "%", "loading of the most loaded MV/LV transformer in the wijk"),
+        "wijk_feeder_loading_max_pct": _var(
+            ("time", "wijk"),
+            _wijk_max(line_loading_pct[:, lv_lines], line_table.wijk.to_numpy()[lv_lines], wijk_codes),
+            "%", "loading of the most loaded LV feeder head in the wijk"),
+        "wijk_p_mw": _var(("time", "wijk", "category"), category_p_mw, "MW",
+                          "power by category (consumption positive, generation negative)"),
+    }
+    coords = {
+        "time": time,
+        "wijk": xr.Variable("wijk", np.asarray(wijk_codes, dtype=str)),
+        "category": xr.Variable("category", np.asarray(CATEGORIES, dtype=str)),
+        **_element_coords("trafo", trafo_table),
+        **_element_coords("line", line_table),
+    }
+    return xr.Dataset(data_vars, coords)
+
+
+def horizon_dataset(
+    *,
+    wijk_codes: list[str],
+    wijk_names: list[str],
+    wijk_lon: list[float],
+    wijk_lat: list[float],
+    wijk_homes: list[int],
+    trafo_table: pd.DataFrame,
+    trafo_acc: LoadingAccumulator,
+    line_table: pd.DataFrame,
+    line_acc: LoadingAccumulator,
+    bus_ids: list[str],
+    bus_wijk: list[str],
+    bus_vm_min_pu: np.ndarray,
+    bus_vm_max_pu: np.ndarray,
+    bus_violation_h: np.ndarray,
+    e_mwh: np.ndarray,
+) -> xr.Dataset:
+    """Results over the whole horizon: per-element metrics, per-bus extremes, events, energy."""
+    events = pd.concat(
+        [trafo_acc.events().assign(kind="trafo"), line_acc.events().assign(kind="line")], ignore_index=True
+    ).sort_values(["start_utc", "kind", "element"], kind="stable").reset_index(drop=True)
+    event_time = lambda column: pd.DatetimeIndex(events[column]).tz_convert("UTC").tz_localize(None).to_numpy() \
+        if len(events) else np.array([], dtype="datetime64[ns]")
+    data_vars = {
+        "trafo_peak_loading_pct": _var("trafo", trafo_acc.peak_loading_pct, "%", "highest transformer loading"),
+        "trafo_overload_h": _var("trafo", trafo_acc.overload_h, "h", "time above 100 % loading", np.float64),
+        "trafo_energy_above_rating_mwh": _var("trafo", trafo_acc.energy_above_rating_mwh, "MWh",
+                                              "energy transported above the rating", np.float64),
+        "line_peak_loading_pct": _var("line", line_acc.peak_loading_pct, "%", "highest cable loading"),
+        "line_overload_h": _var("line", line_acc.overload_h, "h", "time above 100 % loading", np.float64),
+        "line_energy_above_rating_mwh": _var("line", line_acc.energy_above_rating_mwh, "MWh",
+                                             "energy transported above the rating", np.float64),
+        "bus_vm_min_pu": _var("bus", bus_vm_min_pu, "1", "lowest voltage over the horizon"),
+        "bus_vm_max_pu": _var("bus", bus_vm_max_pu, "1", "highest voltage over the horizon"),
+        "bus_voltage_violation_h": _var("bus", bus_violation_h, "h", "time outside the voltage band", np.float64),
+        "wijk_e_mwh": _var(("wijk", "category"), e_mwh, "MWh",
+                           "energy by category (consumption positive, generation negative)", np.float64),
+        "event_element": xr.Variable("event", events.element.astype(str).to_numpy() if len(events) else np.array([], dtype=str)),
+        "event_kind": xr.Variable("event", events.kind.astype(str).to_numpy() if len(events) else np.array([], dtype=str)),
+        "event_start": xr.Variable("event", event_time("start_utc"), attrs={"long_name": "first overloaded step", "time_zone": "UTC"}),
+        "event_end": xr.Variable("event", event_time("end_utc"), attrs={"long_name": "end of the last overloaded step", "time_zone": "UTC"}),
+        "event_peak_loading_pct": _var("event", events.peak_loading_pct if len(events) else [], "%", "peak loading in the event"),
+        "event_energy_above_rating_mwh": _var("event", events.energy_above_rating_mwh if len(events) else [], "MWh",
+                                              "energy above the rating in the event", np.float64),
+    }
+    coords = {
+        "wijk": xr.Variable("wijk", np.asarray(wijk_codes, dtype=str)),
+        "wijk_name": xr.Variable("wijk", np.asarray(wijk_names, dtype=str)),
+        "wijk_lon_deg": _var("wijk", wijk_lon, "degrees_east", "wijk centre longitude", np.float64),
+        "wijk_lat_deg": _var("wijk", wijk_lat, "degrees_north", "wijk centre latitude", np.float64),
+        "wijk_homes": _var("wijk", wijk_homes, "1", "homes simulated", np.int64),
+        "category": xr.Variable("category", np.asarray(CATEGORIES, dtype=str)),
+        **_element_coords("trafo", trafo_table),
+        **_element_coords("line", line_table),
+        "bus": xr.Variable("bus", np.asarray(bus_ids, dtype=str)),
+        "bus_wijk": xr.Variable("bus", np.asarray(bus_wijk, dtype=str)),
+    }
+    return xr.Dataset(data_vars, coords)
