@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from energy_sim import __version__
+from energy_sim.events import EvSimulation, ParkSpec, local_day_starts_s
 from energy_sim.grid.build import (
     ConnectionKind,
     LvConnection,
@@ -43,7 +44,7 @@ from energy_sim.results.dataset import CATEGORIES, block_dataset, horizon_datase
 from energy_sim.results.store import ResultsWriter
 from energy_sim.results.summary import RunSummary, summarise
 from energy_sim.scenario import Scenario, load_scenario, scenario_hash
-from energy_sim.scenario.schema import WeatherSource
+from energy_sim.scenario.schema import Measure, WeatherSource
 
 # random streams (see module docstring)
 STREAM_GRID = 1
@@ -52,6 +53,8 @@ STREAM_HOUSEHOLD_TRAITS = 3
 STREAM_HOUSEHOLD_NOISE = 4
 STREAM_ANNUAL_USE = 5
 STREAM_HEAT_DEMAND = 6
+STREAM_EV = 7
+STREAM_EV_ADOPTION = 8
 
 #: Household power factor: cos(phi) = 0.97 inductive, a typical value for
 #: aggregated Dutch residential load (assumption; SimBench household profiles
@@ -71,8 +74,11 @@ HEAT_LOSS_SIGMA = 0.25
 
 #: What the engine does not simulate yet; printed with every summary.
 NOT_YET_SIMULATED = (
-    "EV charging (home, public, bus depots) and the congestion manager (issue 5): chargers are in the grid but draw nothing",
+    "fast chargers and bus depots (issue 5): in the grid, no power yet",
     "heat networks and batteries (issue 4/5): in the grid, no power yet",
+    "PV curtailment, heat-pump flexibility, battery dispatch and flexible connections in the congestion manager "
+    "(issue 5): only smart-charging caps are applied",
+    "outages (issue 5): modelled in energy_sim.events.outages, not yet applied to the grid in runs",
 )
 
 
@@ -162,6 +168,79 @@ class WijkHomes:
     pv_kwp: np.ndarray
     traits: object
     heat_pumps: list[HeatPumpGroup]
+
+
+@dataclass(frozen=True)
+class EvBlockPower:
+    """EV power of a block [kW]: home chargers ``[n_step, n_home_ev]``, charge points ``[n_step, n_point]``."""
+
+    home_kw: np.ndarray
+    public_kw: np.ndarray
+
+
+@dataclass
+class EvWiring:
+    """Where the EV layer's power columns go in the engine's per-wijk arrays."""
+
+    simulation: EvSimulation
+    #: per wijk: (first, last) column of its home EVs in the EV layer's home array, and their home columns
+    home_slices: dict[str, tuple[int, int, np.ndarray]]
+    #: per public/workplace charge point, in the EV layer's column order: (wijk, extra column)
+    point_columns: list[tuple[str, int]]
+
+    def add(self, block, home_p: dict[str, np.ndarray], extra: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Add a block's EV power [kW] into the arrays; return EV power per wijk [kW] (``[n_step]``)."""
+        per_wijk = {code: np.zeros(block.home_kw.shape[0]) for code in home_p}
+        for code, (first, last, columns) in self.home_slices.items():
+            home_p[code][:, columns] += block.home_kw[:, first:last]
+            per_wijk[code] += block.home_kw[:, first:last].sum(axis=1)
+        for j, (code, column) in enumerate(self.point_columns):
+            extra[code][:, column] += block.public_kw[:, j]
+            per_wijk[code] += block.public_kw[:, j]
+        return per_wijk
+
+
+def _ev_wiring(scenario: Scenario, city, wijken, homes: dict, extra_ids: dict[str, list[str]], solver: CitySolver,
+               time_utc: pd.DatetimeIndex, block_steps: int, solve=None, element_group=None) -> EvWiring | None:
+    """Build the EV layer for the city: EV homes per wijk, public/workplace parks on their LV grids."""
+    seed = scenario.seed
+    trafo_of = {name: i for i, name in enumerate(solver.lv_trafo_ids)}
+    home_group, home_slices, first = [], {}, 0
+    for k, w in enumerate(wijken):
+        grid_of_home = np.concatenate([
+            np.full(int((g.connections.kind == "household").sum()), trafo_of[g.name]) for g in city.lv_grids[w.code]
+        ])
+        n = len(homes[w.code].ids)
+        columns = np.sort(np.random.default_rng([seed, STREAM_EV_ADOPTION, k]).permutation(n)[: int(round(w.adoption.ev_frac * n))])
+        home_group.append(grid_of_home[columns])
+        home_slices[w.code] = (first, first + len(columns), columns)
+        first += len(columns)
+    parks, point_columns = [], []
+    for park in scenario.assets.ev_chargers:
+        if park.kind not in ("public", "workplace") or not any(w.code == park.wijk for w in wijken):
+            continue
+        column_of = {cid: i for i, cid in enumerate(extra_ids[park.wijk])}
+        by_grid: dict[str, list[int]] = {}
+        for grid in city.lv_grids[park.wijk]:
+            ids = grid.connections.connection_id
+            mine = ids[ids.str.startswith(f"{park.name}/")]
+            if len(mine):
+                by_grid[grid.name] = [column_of[cid] for cid in mine]
+        # one charging location per LV grid: cars queue at the points of their own street
+        for grid_name, columns in by_grid.items():
+            parks.append(ParkSpec(f"{park.name} @ {grid_name}", trafo_of[grid_name], len(columns), park.p_kw, park.kind.value))
+            point_columns += [(park.wijk, c) for c in columns]
+    home_group = np.concatenate(home_group) if home_group else np.zeros(0, dtype=int)
+    if len(home_group) == 0 and not parks:
+        return None
+    dt_s = scenario.horizon.resolution_min * 60.0
+    simulation = EvSimulation(
+        local_day_starts_s(time_utc[0], time_utc[-1] + pd.Timedelta(seconds=dt_s), scenario.horizon.timezone),
+        home_group, parks, solver.lv_trafo_ids, np.random.default_rng([seed, STREAM_EV]),
+        policy=scenario.policies.charging, solve=solve, element_group=element_group,
+        block_s=block_steps * dt_s, n_step_block=block_steps, dt_s=dt_s,
+    )
+    return EvWiring(simulation, home_slices, point_columns)
 
 
 def _adopters(rng: np.random.Generator, n: int, share: float) -> np.ndarray:
@@ -325,6 +404,30 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
         solver.feeder_table().rename(columns={"feeder": "line"}).assign(level="lv")[["line", "wijk", "level", "s_rated_mva"]],
         solver.mv_line_table().assign(wijk="", level="mv"),
     ], ignore_index=True)
+    block_steps = max(1, int(scenario.policies.congestion_manager.block_h * 60 // scenario.horizon.resolution_min))
+    manager = scenario.policies.congestion_manager
+    manage = manager.enabled and Measure.smart_charging in manager.measures
+    trafo_of = {name: i for i, name in enumerate(solver.lv_trafo_ids)}
+    element_group = np.concatenate([np.arange(len(trafo_of)),
+                                    [trafo_of[s] for s in solver.feeder_table().substation]]).astype(np.int64)
+
+    def solve_with_ev(forecast, ev_kw: np.ndarray) -> np.ndarray:
+        """Loading of every MV/LV transformer and feeder head for a block's base load plus `ev_kw`."""
+        base_p, base_q, base_pv, base_extra, base_mv, base_t = forecast
+        n = len(ev_kw)
+        p_kw = {c: a[:n].copy() for c, a in base_p.items()}
+        x_kw = {c: a[:n].copy() for c, a in base_extra.items()}
+        n_home = ev.simulation.n_home
+        ev.add(EvBlockPower(ev_kw[:, :n_home], ev_kw[:, n_home:]), p_kw, x_kw)
+        grid = solver.solve_block(p_kw, {c: a[:n] for c, a in base_q.items()}, {c: a[:n] for c, a in base_pv.items()},
+                                  x_kw, base_mv[:n], base_t[:n])
+        return np.hstack([grid.trafo_loading_pct, grid.feeder_loading_pct])
+
+    ev = _ev_wiring(scenario, city, wijken, homes, extra_ids, solver, time_utc, block_steps,
+                    solve=solve_with_ev if manage else None, element_group=element_group)
+    if manager.enabled and not manage:
+        notes.append("congestion manager enabled without smart_charging among its measures: no measure it can apply yet")
+
     trafo_acc = LoadingAccumulator(trafo_table.trafo.to_numpy(), trafo_table.s_rated_mva.to_numpy(), dt_h)
     line_acc = LoadingAccumulator(line_table.line.to_numpy(), line_table.s_rated_mva.to_numpy(), dt_h)
     n_bus = int(solver.lv_bus_count.sum())
@@ -346,7 +449,6 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
         "voltage_band_pu": list(g.voltage_band_pu),
     }
     writer = ResultsWriter(run_dir, attrs)
-    block_steps = max(1, int(scenario.policies.congestion_manager.block_h * 60 // scenario.horizon.resolution_min))
     starts = range(0, len(time_utc), block_steps)
     try:
         for b, i0 in enumerate(tqdm(starts, desc=f"{scenario.meta.name}: load flow", unit="block",
@@ -369,9 +471,20 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                 extra[code] = np.zeros((i1 - i0, len(extra_ids[code])))
                 category_mw[:, k, CATEGORIES.index("household")] = load.sum(axis=1) / 1000.0
                 category_mw[:, k, CATEGORIES.index("rooftop_pv")] = -pv[code].sum(axis=1) / 1000.0
+            if ev is not None:
+                forecast = (
+                    {c: a.copy() for c, a in home_p.items()}, home_q, pv, {c: a.copy() for c, a in extra.items()},
+                    mv_power_mw[i0:i1], t,
+                ) if manage else None
+                ev_block = ev.simulation.step_block(i0 * dt_h * 3600.0, i1 - i0, dt_h * 3600.0)
+                ev_kw = ev.add(ev_block, home_p, extra)
+                for k, code in enumerate(wijk_codes):
+                    category_mw[:, k, CATEGORIES.index("ev")] = ev_kw[code] / 1000.0
             for j, (cid, cat) in enumerate(zip(mv_ids, mv_categories)):
                 category_mw[:, wijk_codes.index(mv_wijk[cid]), CATEGORIES.index(cat)] -= mv_power_mw[i0:i1, j]
             grid = solver.solve_block(home_p, home_q, pv, extra, mv_power_mw[i0:i1], t)
+            if ev is not None and manage:
+                ev.simulation.observe(forecast)
 
             trafo_loading = np.hstack([grid.trafo_loading_pct, grid.station_trafo_loading_pct])
             line_loading = np.hstack([grid.feeder_loading_pct, grid.mv_line_loading_pct])
@@ -407,6 +520,9 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
         bus_ids=solver.lv_bus_ids, bus_wijk=solver.lv_bus_wijk,
         bus_vm_min_pu=bus_min, bus_vm_max_pu=bus_max, bus_violation_h=bus_violation_steps * dt_h,
         e_mwh=e_mwh,
+        ev_report=ev.simulation.report() if ev is not None else None,
+        trafo_wijk=solver.lv_trafo_wijk,
+        start_utc=time_utc[0],
     )
     if not_converged:
         notes.append(f"{len(not_converged)} load-flow step(s) did not converge (voltage collapse); first: {not_converged[0]}")

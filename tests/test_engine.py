@@ -65,3 +65,74 @@ def test_mv_connections_are_in_the_mv_net(results):
     station = results.trafo_loading_pct.sel(trafo=results.trafo_level == "hv/mv")
     assert float(station.max()) > 0.0
     assert results.attrs["not_converged_steps"] == 0
+
+
+EV_SCENARIO = """\
+meta: {name: NAME}
+seed: 3
+horizon: {start: 2025-01-13, end: 2025-01-17}
+wijken:
+  - {code: WK016406, name: Wilderinkshoek, dwellings: 175, lon_deg: 6.7768, lat_deg: 52.2542,
+     adoption: {ev_frac: 1.0, heat_pump_frac: 0.3}}
+grid: {trafo_type: "0.25 MVA 10/0.4 kV"}
+assets:
+  ev_chargers:
+    - {name: publiek, wijk: WK016406, kind: public, count: 6, p_kw: 11}
+policies:
+  charging: smart
+  congestion_manager: {enabled: MANAGED}
+"""
+
+
+@pytest.fixture(scope="module")
+def ev_runs(tmp_path_factory):
+    """The same EV-heavy wijk on an undersized transformer, manager off and on."""
+    folder = tmp_path_factory.mktemp("ev")
+    runs = {}
+    for managed in (False, True):
+        name = f"ev-{'on' if managed else 'off'}"
+        path = folder / f"{name}.yaml"
+        path.write_text(EV_SCENARIO.replace("NAME", name).replace("MANAGED", str(managed).lower()))
+        run_scenario(load_scenario(path), output_dir=folder, progress=False)
+        runs[managed] = energy_sim.open_results(folder / name)
+    return runs
+
+
+def test_ev_energy_is_conserved(ev_runs):
+    for ds in ev_runs.values():
+        requested = float(ds.wijk_ev_requested_kwh.sum())
+        delivered = float(ds.wijk_ev_delivered_kwh.sum())
+        undelivered = float(ds.wijk_ev_undelivered_kwh.sum())
+        assert requested > 0
+        np.testing.assert_allclose(delivered + undelivered, requested, rtol=1e-9)
+        # what the grid saw as EV load can only exceed the finished sessions' delivery by the
+        # energy of sessions still charging at the end of the horizon
+        ev_grid_kwh = float(ds.wijk_p_mw.sel(category="ev").sum()) * 0.25 * 1000.0
+        assert ev_grid_kwh >= delivered - 1e-6
+    # the manager changes when EVs charge, not which sessions there are
+    np.testing.assert_allclose(float(ev_runs[True].wijk_ev_requested_kwh.sum()),
+                               float(ev_runs[False].wijk_ev_requested_kwh.sum()), rtol=0.02)
+
+
+def test_the_manager_relieves_the_overload_and_logs_it(ev_runs):
+    def daily_peak(ds):
+        loading = ds.trafo_loading_pct.sel(trafo=ds.trafo_level == "mv/lv").max("trafo").to_series()
+        return loading.resample("1D").max().to_numpy()
+
+    off, on = daily_peak(ev_runs[False]), daily_peak(ev_runs[True])
+    # 175 homes, every home an EV, on 250 kVA: overloaded every evening without the manager
+    assert (off[1:] > 100.0).all()
+    # day one cannot be managed (nothing known yet); from day two the caps bite
+    assert on[1:].max() < off[1:].max()
+    log = ev_runs[True]
+    assert log.sizes["intervention"] >= 1
+    assert set(log.intervention_measure.values) == {"smart_charging"}
+    assert float(log.intervention_energy_shifted_kwh.sum()) > 0.0
+    assert ev_runs[False].sizes["intervention"] == 0
+
+
+def test_public_charger_queues_are_reported(ev_runs):
+    ds = ev_runs[False]
+    assert ds.sizes["park"] >= 1
+    arrived, served, balked = (int(ds[v].sum()) for v in ("park_arrived", "park_served", "park_balked"))
+    assert arrived > 0 and served + balked <= arrived

@@ -91,6 +91,39 @@ def block_dataset(
     return xr.Dataset(data_vars, coords)
 
 
+def _ev_variables(report, trafo_wijk: list[str], wijk_codes: list[str], start_utc: pd.Timestamp) -> dict:
+    """EV energy per wijk, queue figures per charging location, the congestion manager's log."""
+    energy = report.energy_by_group.groupby(np.asarray(trafo_wijk)).sum().reindex(wijk_codes, fill_value=0.0)
+    queues = report.queues
+    log = report.interventions
+    when = lambda seconds: (start_utc + pd.to_timedelta(np.asarray(seconds, dtype=float), unit="s")).tz_convert(
+        "UTC").tz_localize(None).to_numpy() if len(log) else np.array([], dtype="datetime64[ns]")
+    variables = {
+        "wijk_ev_requested_kwh": _var("wijk", energy.requested_kwh, "kWh", "EV energy asked for by finished sessions", np.float64),
+        "wijk_ev_delivered_kwh": _var("wijk", energy.delivered_kwh, "kWh", "EV energy delivered", np.float64),
+        "wijk_ev_undelivered_kwh": _var("wijk", energy.undelivered_kwh, "kWh", "EV energy not delivered by departure", np.float64),
+        "wijk_ev_sessions": _var("wijk", energy.sessions, "1", "finished EV charging sessions", np.int64),
+        "park_arrived": _var("park", queues.arrived, "1", "EVs arriving at the charging location", np.int64),
+        "park_served": _var("park", queues.served, "1", "EVs that got a charge point", np.int64),
+        "park_balked": _var("park", queues.balked, "1", "EVs that left without charging (all points occupied)", np.int64),
+        "park_mean_wait_s": _var("park", queues.mean_wait_s, "s", "mean wait for a charge point", np.float64),
+        "park_max_wait_s": _var("park", queues.max_wait_s, "s", "longest wait for a charge point", np.float64),
+        "intervention_time": xr.Variable("intervention", when(log.time_s) if len(log) else when([]),
+                                         attrs={"long_name": "start of the block the decision applies to", "time_zone": "UTC"}),
+        "intervention_element": xr.Variable("intervention", log.element.astype(str).to_numpy() if len(log) else np.array([], dtype=str)),
+        "intervention_measure": xr.Variable("intervention", log.measure.astype(str).to_numpy() if len(log) else np.array([], dtype=str)),
+    }
+    for column, units, long_name in (
+        ("forecast_loading_pct", "%", "forecast loading without the measure"),
+        ("planned_loading_pct", "%", "forecast loading with the measure"),
+        ("cap_min_kw", "kW", "lowest EV charging cap in the block"),
+        ("energy_shifted_kwh", "kWh", "EV energy held back by the cap (delivered later or not at all)"),
+    ):
+        variables[f"intervention_{column}"] = _var("intervention", log[column] if len(log) else [], units, long_name, np.float64)
+    variables["park"] = xr.Variable("park", queues.index.astype(str).to_numpy())
+    return variables
+
+
 def horizon_dataset(
     *,
     wijk_codes: list[str],
@@ -108,11 +141,15 @@ def horizon_dataset(
     bus_vm_max_pu: np.ndarray,
     bus_violation_h: np.ndarray,
     e_mwh: np.ndarray,
+    ev_report=None,
+    trafo_wijk: list[str] | None = None,
+    start_utc: pd.Timestamp | None = None,
 ) -> xr.Dataset:
-    """Results over the whole horizon: per-element metrics, per-bus extremes, events, energy."""
-    events = pd.concat(
-        [trafo_acc.events().assign(kind="trafo"), line_acc.events().assign(kind="line")], ignore_index=True
-    ).sort_values(["start_utc", "kind", "element"], kind="stable").reset_index(drop=True)
+    """Results over the whole horizon: per-element metrics, per-bus extremes, events, energy, EV figures."""
+    tables = [trafo_acc.events().assign(kind="trafo"), line_acc.events().assign(kind="line")]
+    tables = [t for t in tables if len(t)] or tables[:1]
+    events = pd.concat(tables, ignore_index=True).sort_values(
+        ["start_utc", "kind", "element"], kind="stable").reset_index(drop=True)
     event_time = lambda column: pd.DatetimeIndex(events[column]).tz_convert("UTC").tz_localize(None).to_numpy() \
         if len(events) else np.array([], dtype="datetime64[ns]")
     data_vars = {
@@ -149,4 +186,8 @@ def horizon_dataset(
         "bus": xr.Variable("bus", np.asarray(bus_ids, dtype=str)),
         "bus_wijk": xr.Variable("bus", np.asarray(bus_wijk, dtype=str)),
     }
+    if ev_report is not None:
+        ev_vars = _ev_variables(ev_report, trafo_wijk, wijk_codes, start_utc)
+        coords["park"] = ev_vars.pop("park")
+        data_vars.update(ev_vars)
     return xr.Dataset(data_vars, coords)

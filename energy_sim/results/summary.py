@@ -31,6 +31,8 @@ class RunSummary:
     attrs: dict
     mv_peak_loading_pct: float
     station_peak_loading_pct: float
+    interventions: int | None = None
+    energy_shifted_kwh: float = 0.0
 
     def text(self, results_path: Path, wall_time_s: float, notes: list[str]) -> str:
         a = self.attrs
@@ -43,14 +45,19 @@ class RunSummary:
             "peak_trafo_loading_pct": "peak trafo %", "trafo_overload_h": "h >100%",
             "overloaded_trafos": "trafos >100%", "overloaded_feeders": "feeders >100%",
             "energy_above_rating_mwh": "MWh >rating", "vm_min_pu": "min V pu", "voltage_violation_h": "h V out of band",
+            "ev_undelivered_kwh": "EV kWh undelivered",
         })
         formats = {"min V pu": "{:.3f}".format, "peak trafo %": "{:.1f}".format, "h >100%": "{:.2f}".format,
-                   "MWh >rating": "{:.2f}".format, "h V out of band": "{:.2f}".format}
+                   "MWh >rating": "{:.2f}".format, "h V out of band": "{:.2f}".format,
+                   "EV kWh undelivered": "{:.1f}".format}
         body = shown.to_string(index=False, formatters=formats)
         lines = [header, "", body, "",
                  f"MV network: peak cable loading {self.mv_peak_loading_pct:.1f} %, "
                  f"peak HV/MV station loading {self.station_peak_loading_pct:.1f} %",
                  f"Results: {results_path}  ({wall_time_s:.1f} s)"]
+        if self.interventions is not None:
+            lines.insert(-1, f"Congestion manager: {self.interventions} intervention(s), "
+                             f"{self.energy_shifted_kwh:.1f} kWh of EV charging shifted")
         lines += [f"Note: {n}" for n in notes]
         return "\n".join(lines)
 
@@ -63,6 +70,8 @@ class RunSummary:
             "mv_peak_loading_pct": self.mv_peak_loading_pct,
             "station_peak_loading_pct": self.station_peak_loading_pct,
             "wijken": self.table.to_dict(orient="records"),
+            "interventions": self.interventions,
+            "energy_shifted_kwh": self.energy_shifted_kwh,
             "notes": notes,
         }
 
@@ -92,6 +101,8 @@ def summarise(results: str | Path | xr.Dataset) -> RunSummary:
             "vm_min_pu": float(ds.wijk_vm_min_pu.isel(wijk=k).min()),
             "voltage_violation_h": float(out_of_band.sum()) * dt_h,
         })
+        if "wijk_ev_undelivered_kwh" in ds:
+            rows[-1]["ev_undelivered_kwh"] = float(ds.wijk_ev_undelivered_kwh.values[k])
     mv_lines = ds.line_level == "mv"
     stations = ds.trafo_level == "hv/mv"
     attrs = {**ds.attrs, "n_steps": int(ds.sizes["time"])}
@@ -100,4 +111,6 @@ def summarise(results: str | Path | xr.Dataset) -> RunSummary:
         attrs=attrs,
         mv_peak_loading_pct=float(ds.line_peak_loading_pct.where(mv_lines).max()),
         station_peak_loading_pct=float(ds.trafo_peak_loading_pct.where(stations).max()),
+        interventions=int(ds.sizes["intervention"]) if "intervention" in ds.dims else None,
+        energy_shifted_kwh=float(ds.intervention_energy_shifted_kwh.sum()) if "intervention" in ds.dims else 0.0,
     )
