@@ -447,6 +447,9 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
         "time_zone": scenario.horizon.timezone,
         "resolution_min": scenario.horizon.resolution_min,
         "voltage_band_pu": list(g.voltage_band_pu),
+        "charging_policy": scenario.policies.charging.value,
+        "congestion_manager": (f"on ({', '.join(m.value for m in manager.measures)}; {manager.block_h} h blocks)"
+                               if manager.enabled else "off"),
     }
     writer = ResultsWriter(run_dir, attrs)
     starts = range(0, len(time_utc), block_steps)

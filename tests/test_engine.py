@@ -136,3 +136,14 @@ def test_public_charger_queues_are_reported(ev_runs):
     assert ds.sizes["park"] >= 1
     arrived, served, balked = (int(ds[v].sum()) for v in ("park_arrived", "park_served", "park_balked"))
     assert arrived > 0 and served + balked <= arrived
+
+
+def test_report_lists_the_interventions(ev_runs):
+    from energy_sim.results.report import render_report
+
+    managed = render_report(ev_runs[True])
+    assert 'id="interventions-table"' in managed
+    shifted = float(ev_runs[True].intervention_energy_shifted_kwh.sum())
+    assert f"shifted {shifted:,.1f} kWh" in managed
+    unmanaged = render_report(ev_runs[False])
+    assert "The congestion manager was off" in unmanaged

@@ -205,6 +205,34 @@ def _events_section(ds: xr.Dataset) -> str:
     return more + f'<div class="scroll">{_table(header, rows, "events-table")}</div>'
 
 
+def _interventions_section(ds: xr.Dataset) -> str:
+    """The congestion manager's log: when, where, what, how much EV energy it shifted."""
+    manager = ds.attrs.get("congestion_manager", "off")
+    if "intervention" not in ds.dims:
+        return f'<p id="interventions-none">The congestion manager was {_e(manager)}; no interventions were possible.</p>'
+    n = ds.sizes["intervention"]
+    if n == 0:
+        return (f'<p id="interventions-none">The congestion manager was {_e(manager)} and made no interventions '
+                f'in this run.</p>')
+    tz = ds.attrs.get("time_zone", "Europe/Amsterdam")
+    when = pd.DatetimeIndex(ds.intervention_time.values).tz_localize("UTC").tz_convert(tz)
+    header = [("block starting", True), ("element", True), ("measure", True), ("forecast loading [%]", False),
+              ("planned loading [%]", False), ("lowest cap [kW]", False), ("EV energy shifted [kWh]", False)]
+    rows = []
+    for k in range(min(n, MAX_EVENT_ROWS)):
+        rows.append(f'<tr><td class="text">{when[k]:%a %d %b %Y %H:%M}</td>'
+                    f'<td class="text">{_e(str(ds.intervention_element.values[k]))}</td>'
+                    f'<td class="text">{_e(str(ds.intervention_measure.values[k]))}</td>'
+                    f'{_num(float(ds.intervention_forecast_loading_pct.values[k]), 1, over=100.0)}'
+                    f'{_num(float(ds.intervention_planned_loading_pct.values[k]), 1, over=100.0)}'
+                    f'{_num(float(ds.intervention_cap_min_kw.values[k]), 1)}'
+                    f'{_num(float(ds.intervention_energy_shifted_kwh.values[k]), 1)}</tr>')
+    total = float(ds.intervention_energy_shifted_kwh.sum())
+    intro = (f"<p>The congestion manager ({_e(manager)}) made {n} intervention(s) and shifted {total:,.1f} kWh of "
+             f"EV charging to later hours{f'; the first {MAX_EVENT_ROWS} are shown' if n > MAX_EVENT_ROWS else ''}.</p>")
+    return intro + f'<div class="scroll">{_table(header, rows, "interventions-table")}</div>'
+
+
 def _energy_section(ds: xr.Dataset) -> str:
     categories = [str(c) for c in ds.category.values]
     e = ds.wijk_e_mwh.values
@@ -323,6 +351,7 @@ def render_report(results: xr.Dataset, *, title: str | None = None) -> str:
 <div class="scroll">{_wijk_table(ds, summary)}</div></section>
 <section id="figures"><h2>Where and when</h2>{figures}</section>
 <section id="events"><h2>Congestion events</h2>{_events_section(ds)}</section>
+<section id="interventions"><h2>Congestion management</h2>{_interventions_section(ds)}</section>
 <section id="energy"><h2>Energy by category</h2>{_energy_section(ds)}</section>
 <section id="assumptions"><h2>Scenario, assumptions and notes</h2>{_meta_section(ds)}</section>
 </main>
