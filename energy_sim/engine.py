@@ -34,7 +34,7 @@ from energy_sim.grid.build import (
 )
 from energy_sim.grid.metrics import LoadingAccumulator
 from energy_sim.grid.simulate import CitySolver
-from energy_sim.profiles.heat import dhw_heat_kw, heat_pump_electric_kw, load_building_archetype, space_heat_kw
+from energy_sim.profiles.heat import heat_pump_group_electric_kw, load_building_archetype
 from energy_sim.profiles.household import household_load_kw, household_traits
 from energy_sim.profiles.solar import SolarField as SolarFieldModel
 from energy_sim.profiles.solar import rooftop_pv_kw_per_kwp, solar_field_ac_kw
@@ -150,12 +150,9 @@ class HeatPumpGroup:
     dhw_kwh_per_year: float
 
     def electric_kw(self, time_utc: pd.DatetimeIndex, t_amb_degc: np.ndarray) -> np.ndarray:
-        """Electricity of the group's heat pumps [kW], ``[n_step, n_home]``."""
-        space = space_heat_kw(t_amb_degc, self.h_w_k, self.t_base_degc)
-        dhw = dhw_heat_kw(time_utc, self.dhw_kwh_per_year)
-        result = heat_pump_electric_kw(space, t_amb_degc, self.model, dhw_kw=np.reshape(dhw, (-1, 1)),
-                                       t_base_degc=self.t_base_degc)
-        return result.p_electric_kw
+        """Electricity of the group's heat pumps [kW], ``[n_step, n_home]`` (space heat, hot water, backup)."""
+        return heat_pump_group_electric_kw(time_utc, t_amb_degc, self.h_w_k, self.t_base_degc,
+                                           self.dhw_kwh_per_year, self.model)
 
 
 @dataclass

@@ -167,9 +167,12 @@ def _battery_kernel(rule, net, target, e_max, p_max, eta_c, eta_d, e0, e_lo, e_h
     n_step, n_bat = net.shape
     p_out = np.zeros((n_step, n_bat))
     e_out = np.zeros((n_step, n_bat))
-    for b in range(n_bat):
-        e = e0[b]
-        for t in range(n_step):
+    # steps outer, batteries inner: the [n_step, n_battery] arrays are read and
+    # written row by row (contiguous); each battery's arithmetic is unchanged
+    e_now = e0.copy()
+    for t in range(n_step):
+        for b in range(n_bat):
+            e = e_now[b]
             if rule == 0:  # self-consumption: target is ignored
                 want = -net[t, b]
             elif rule == 1:  # peak shaving: target is the threshold
@@ -186,6 +189,7 @@ def _battery_kernel(rule, net, target, e_max, p_max, eta_c, eta_d, e0, e_lo, e_h
                 e += p / eta_d[b] * dt_h
             p_out[t, b] = p
             e_out[t, b] = e
+            e_now[b] = e
     return p_out, e_out
 
 

@@ -1,0 +1,275 @@
+"""Profiles of a whole city-year, block by block as the engine computes them, and each kernel on its own.
+
+Run with::
+
+    .venv/bin/python -m pytest benchmarks/test_profiles_city_benchmark.py --benchmark-only -p no:cacheprovider -s
+
+The city (issue 4): 40,000 homes in 10 wijken of 4,000 with their household
+load and rooftop PV (40 % of homes, 3.5 kWp), 4,000 heat pumps (10 %), two
+solar fields, three wind turbines, one heat network (DEC-like, 950
+dwellings), 400 home batteries and 10 neighbourhood batteries; 35,040
+quarter-hours in 365 one-day blocks. Each block is reduced (energy per
+category, city peak) and dropped, as the engine streams its results, so
+memory does not grow with the horizon. Wall time and peak memory are
+printed (``-s``) and stored in ``extra_info``: peak traced memory covers the
+numpy allocations (``tracemalloc``), peak RSS the whole process.
+
+``benchmarks/conftest.py`` pins numba (and BLAS) to one thread for the CPU
+gate, so these figures are single-threaded; the household kernel is
+parallel over connections and uses every numba thread in a normal run.
+
+Numba kernels are compiled (or loaded from the cache) in a warm-up call
+before timing. Timings on a shared machine vary: compare medians.
+"""
+
+import dataclasses
+import resource
+import time
+import tracemalloc
+
+import numba
+import numpy as np
+import pandas as pd
+import pytest
+
+from energy_sim.profiles.heat import (
+    dhw_heat_kw,
+    heat_pump_electric_kw,
+    heat_pump_group_electric_kw,
+    load_building_archetype,
+    space_heat_kw,
+)
+from energy_sim.profiles.heat_network import heat_network_dispatch, hengelo_dec_network
+from energy_sim.profiles.household import household_load_kw, household_traits
+from energy_sim.profiles.solar import BOELDERSHOEK_WEST, SolarField, rooftop_pv_kw_per_kwp, solar_field_ac_kw
+from energy_sim.profiles.storage import DispatchRule, battery_dispatch, home_batteries, neighbourhood_batteries
+from energy_sim.profiles.weather import synthetic_weather
+from energy_sim.profiles.wind import air_density_kg_m3, hub_height_wind_m_s, load_turbine_catalogue, wind_turbine_power_kw
+
+SEED = 2025
+N_WIJK = 10
+HOMES_PER_WIJK = 4_000
+BLOCK = 96
+YEAR = pd.date_range("2025-01-01", periods=35_040, freq="15min", tz="UTC")
+STREAM_HOUSEHOLD_TRAITS, STREAM_HOUSEHOLD_NOISE = 3, 4  # as energy_sim.engine
+CATEGORIES = ("household", "heat_pump", "rooftop_pv", "solar_field", "wind", "heat_network", "battery")
+
+
+@dataclasses.dataclass
+class Wijk:
+    annual_kwh: np.ndarray
+    traits: object
+    pv_kwp: np.ndarray
+    hp_columns: np.ndarray
+    hp_h_w_k: np.ndarray
+    battery_columns: np.ndarray
+
+
+@pytest.fixture(scope="module")
+def weather():
+    return synthetic_weather(YEAR, seed=SEED)
+
+
+@pytest.fixture(scope="module")
+def city():
+    archetype = load_building_archetype("average_dwelling")
+    wijken = []
+    for k in range(N_WIJK):
+        rng = np.random.default_rng([SEED, 99, k])
+        n = HOMES_PER_WIJK
+        annual = 2_700.0 * rng.lognormal(-0.5 * 0.35**2, 0.35, n)
+        order = rng.permutation(n)
+        pv_kwp = np.zeros(n)
+        pv_kwp[order[: int(0.4 * n)]] = 3.5
+        hp_cols = np.sort(order[int(0.4 * n): int(0.5 * n)])
+        bat_cols = np.sort(order[: int(0.01 * n)])  # homes with PV and a home battery
+        traits = household_traits(n, rng=np.random.default_rng([SEED, STREAM_HOUSEHOLD_TRAITS, k]), common_seed=SEED)
+        h_w_k = archetype.h_w_k * rng.lognormal(-0.5 * 0.25**2, 0.25, hp_cols.size)
+        wijken.append(Wijk(annual, traits, pv_kwp, hp_cols, h_w_k, bat_cols))
+    return archetype, wijken
+
+
+def _peak_memory(fn):
+    """Run ``fn``; return its result, wall and process CPU time [s], peak traced numpy memory [MB] and peak RSS [MB].
+
+    CPU time (all threads of the process) is the figure to compare on a
+    shared machine, where wall time mostly measures the other users.
+    """
+    tracemalloc.start()
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = fn()
+    wall_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return result, wall_s, cpu_s, peak / 1e6, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+
+
+def _city_year(weather, city, n_block=None):
+    """All asset kinds for the horizon, block by block; returns energy per category [MWh] and the city peak [MW]."""
+    archetype, wijken = city
+    n_block = n_block or len(YEAR) // BLOCK
+    dt_h = 0.25
+    # whole-horizon, per-site series (the engine computes these once, _mv_generation_mw)
+    pv_per_kwp = rooftop_pv_kw_per_kwp(weather)
+    fields_kw = solar_field_ac_kw(weather, BOELDERSHOEK_WEST) + solar_field_ac_kw(
+        weather, SolarField("Boeldershoek", 24_000.0))
+    turbine = load_turbine_catalogue()["E-141/4200"]
+    wind_kw = 3 * wind_turbine_power_kw(
+        hub_height_wind_m_s(weather.wind_speed_10m_m_s, 135.0), turbine,
+        air_density_kg_m3=air_density_kg_m3(weather.t_amb_degc, weather.pressure_pa, 135.0))
+    network = hengelo_dec_network(950)
+    home_fleet = home_batteries(sum(w.battery_columns.size for w in wijken))
+    trafo_fleet = neighbourhood_batteries(N_WIJK)
+    soc_net, soc_home, soc_trafo = None, None, None
+    e_mwh = dict.fromkeys(CATEGORIES, 0.0)
+    peak_mw = 0.0
+    hh_buf = [np.empty((BLOCK, HOMES_PER_WIJK), np.float32) for _ in range(2)]
+    for b in range(n_block):
+        i0, i1 = b * BLOCK, (b + 1) * BLOCK
+        t = YEAR[i0:i1]
+        t_amb = weather.t_amb_degc[i0:i1]
+        city_kw = np.zeros(BLOCK)
+        cat_kw = dict.fromkeys(CATEGORIES, 0.0)
+        home_net = []
+        wijk_net = np.zeros((BLOCK, N_WIJK))
+        for k, w in enumerate(wijken):
+            load = household_load_kw(t, w.annual_kwh, rng=np.random.default_rng([SEED, STREAM_HOUSEHOLD_NOISE, k, b]),
+                                     traits=w.traits, out=hh_buf[0])
+            hp = heat_pump_group_electric_kw(t, t_amb, w.hp_h_w_k, archetype.t_base_degc,
+                                             archetype.dhw_kwh_per_year, "air_source_8kw")
+            pv = pv_per_kwp[i0:i1, None] * w.pv_kwp[None, w.battery_columns]  # homes with batteries only
+            load_sum = load.sum(axis=1, dtype=np.float64)
+            hp_sum = hp.sum(axis=1, dtype=np.float64)
+            pv_sum = pv_per_kwp[i0:i1] * w.pv_kwp.sum()
+            cat_kw["household"] += load_sum
+            cat_kw["heat_pump"] += hp_sum
+            cat_kw["rooftop_pv"] -= pv_sum
+            wijk_net[:, k] = load_sum + hp_sum - pv_sum
+            home_net.append(load[:, w.battery_columns] - pv)
+        # heat network: space heat + DHW of its dwellings, buffer state carried between blocks
+        q_net = (space_heat_kw(t_amb, archetype.h_w_k, archetype.t_base_degc)[:, 0]
+                 + dhw_heat_kw(t, archetype.dhw_kwh_per_year)[:, 0]) * network.n_connections
+        hn = heat_network_dispatch(q_net, t_amb, network, dt_h=dt_h, soc_init_frac=soc_net)
+        soc_net = float(hn.soc_frac[-1])
+        # batteries: home self-consumption, one neighbourhood battery per wijk shaving 1/40 of the wijk's load
+        bh = battery_dispatch(np.hstack(home_net), home_fleet, DispatchRule.self_consumption, dt_h=dt_h,
+                              soc_init_frac=soc_home)
+        bt = battery_dispatch(wijk_net / 40.0, trafo_fleet, DispatchRule.peak_shaving, dt_h=dt_h,
+                              threshold_kw=150.0, soc_init_frac=soc_trafo)
+        soc_home, soc_trafo = bh.soc_frac[-1], bt.soc_frac[-1]
+        cat_kw["solar_field"] = -fields_kw[i0:i1]
+        cat_kw["wind"] = -wind_kw[i0:i1]
+        cat_kw["heat_network"] = hn.p_electric_kw
+        cat_kw["battery"] = bh.p_battery_kw.sum(axis=1) + bt.p_battery_kw.sum(axis=1)
+        for name, v in cat_kw.items():
+            e_mwh[name] += float(np.sum(v)) * dt_h / 1000.0
+            city_kw = city_kw + v
+        peak_mw = max(peak_mw, float(city_kw.max()) / 1000.0)
+    return e_mwh, peak_mw
+
+
+def test_city_year_all_assets(benchmark, weather, city):
+    _city_year(weather, city, n_block=1)  # compile / load numba kernels, cache solar position
+    (e_mwh, peak_mw), wall_s, cpu_s, traced_mb, rss_mb = benchmark.pedantic(
+        lambda: _peak_memory(lambda: _city_year(weather, city)), rounds=1, iterations=1)
+    n_home = N_WIJK * HOMES_PER_WIJK
+    # physical sanity of what was computed (not a test of the models)
+    assert 0.9 < e_mwh["household"] * 1000 / n_home / 2700 < 1.1
+    assert e_mwh["heat_pump"] > 0 and e_mwh["rooftop_pv"] < 0 and e_mwh["wind"] < 0 and peak_mw > 0
+    benchmark.extra_info.update(wall_s=wall_s, cpu_s=cpu_s, peak_traced_mb=traced_mb, peak_rss_mb=rss_mb,
+                                n_value_household=n_home * len(YEAR), numba_threads=numba.get_num_threads())
+    print(f"\ncity-year profiles ({n_home} homes, all asset kinds, {len(YEAR)} steps): wall {wall_s:.1f} s, "
+          f"CPU {cpu_s:.1f} s ({numba.get_num_threads()} numba thread(s)), "
+          f"peak traced numpy memory {traced_mb:.0f} MB, process peak RSS {rss_mb:.0f} MB; "
+          + ", ".join(f"{k} {v:,.0f} MWh" for k, v in e_mwh.items()) + f"; city peak {peak_mw:.1f} MW")
+
+
+# ---- each kernel on its own ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_step", [96, 672])
+def test_household_load_block(benchmark, city, n_step):
+    _, wijken = city
+    annual = np.concatenate([w.annual_kwh for w in wijken])
+    traits = household_traits(annual.size, rng=np.random.default_rng([SEED, 3]), common_seed=SEED)
+    t = YEAR[: n_step]
+    household_load_kw(t, annual[:10], rng=np.random.default_rng(0), traits=household_traits(10, rng=np.random.default_rng(0)))
+    out = benchmark.pedantic(household_load_kw, args=(t, annual), rounds=5, iterations=1,
+                             kwargs=dict(rng=np.random.default_rng([SEED, 4, 0, 0]), traits=traits))
+    assert out.shape == (n_step, annual.size)
+    benchmark.extra_info["ns_per_value"] = benchmark.stats.stats.median / out.size * 1e9
+
+
+def test_heat_pump_group_block(benchmark, weather, city):
+    archetype, wijken = city
+    h = np.concatenate([w.hp_h_w_k for w in wijken])
+    t, t_amb = YEAR[:BLOCK], weather.t_amb_degc[:BLOCK]
+    args = (t, t_amb, h, archetype.t_base_degc, archetype.dhw_kwh_per_year, "air_source_8kw")
+    heat_pump_group_electric_kw(*args)
+    out = benchmark.pedantic(heat_pump_group_electric_kw, args=args, rounds=20, iterations=1)
+    assert out.shape == (BLOCK, h.size)
+
+
+def test_heat_pump_chain_block(benchmark, weather, city):
+    """The engine's current path (HeatPumpGroup.electric_kw): space_heat_kw, dhw_heat_kw, heat_pump_electric_kw."""
+    archetype, wijken = city
+    h = np.concatenate([w.hp_h_w_k for w in wijken])
+    t, t_amb = YEAR[:BLOCK], weather.t_amb_degc[:BLOCK]
+
+    def chain():
+        space = space_heat_kw(t_amb, h, archetype.t_base_degc)
+        dhw = dhw_heat_kw(t, archetype.dhw_kwh_per_year)
+        return heat_pump_electric_kw(space, t_amb, "air_source_8kw", dhw_kw=np.reshape(dhw, (-1, 1)),
+                                     t_base_degc=archetype.t_base_degc).p_electric_kw
+
+    chain()
+    out = benchmark.pedantic(chain, rounds=20, iterations=1)
+    assert out.shape == (BLOCK, h.size)
+
+
+def test_weather_synthetic_year(benchmark):
+    w = benchmark.pedantic(synthetic_weather, args=(YEAR,), kwargs=dict(seed=SEED + 1), rounds=3, iterations=1)
+    assert w.t_amb_degc.shape == (len(YEAR),)
+
+
+def test_rooftop_pv_year(benchmark, weather):
+    # a fresh Weather object per round: the solar position is cached per object
+    out = benchmark.pedantic(lambda: rooftop_pv_kw_per_kwp(dataclasses.replace(weather)), rounds=3, iterations=1)
+    assert out.shape == (len(YEAR),)
+
+
+def test_solar_field_year(benchmark, weather):
+    out = benchmark.pedantic(lambda: solar_field_ac_kw(dataclasses.replace(weather), BOELDERSHOEK_WEST),
+                             rounds=3, iterations=1)
+    assert out.shape == (len(YEAR),)
+
+
+def test_wind_turbine_year(benchmark, weather):
+    turbine = load_turbine_catalogue()["E-141/4200"]
+
+    def run():
+        wind = hub_height_wind_m_s(weather.wind_speed_10m_m_s, 135.0)
+        rho = air_density_kg_m3(weather.t_amb_degc, weather.pressure_pa, 135.0)
+        return wind_turbine_power_kw(wind, turbine, air_density_kg_m3=rho)
+
+    out = benchmark.pedantic(run, rounds=10, iterations=1)
+    assert out.shape == (len(YEAR),)
+
+
+def test_heat_network_year(benchmark, weather):
+    network = hengelo_dec_network(950)
+    a = load_building_archetype("average_dwelling")
+    q = (space_heat_kw(weather.t_amb_degc, a.h_w_k, a.t_base_degc)[:, 0]
+         + dhw_heat_kw(YEAR, a.dhw_kwh_per_year)[:, 0]) * network.n_connections
+    heat_network_dispatch(q[:96], weather.t_amb_degc[:96], network)
+    r = benchmark.pedantic(heat_network_dispatch, args=(q, weather.t_amb_degc, network), rounds=5, iterations=1)
+    assert r.p_electric_kw.shape == (len(YEAR),)
+
+
+def test_home_batteries_year(benchmark, weather):
+    rng = np.random.default_rng(1)
+    net = rng.gamma(2.0, 0.2, (len(YEAR), 400)) - 3.5 * rooftop_pv_kw_per_kwp(weather)[:, None]
+    fleet = home_batteries(400)
+    battery_dispatch(net[:96], fleet)
+    r = benchmark.pedantic(battery_dispatch, args=(net, fleet), rounds=3, iterations=1)
+    assert r.soc_frac.shape == net.shape
