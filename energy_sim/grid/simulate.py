@@ -4,11 +4,32 @@ Hierarchy (DESIGN.md decision 4).  Every LV grid is solved on its own with its
 MV/LV transformer's 10 kV side held at 1.0 p.u.; the power each draws there
 (the slack infeed) becomes the load of its substation in the MV network,
 which is solved next.  LV voltages are then scaled by the MV voltage found at
-their substation.  That scaling is the coupling's only approximation: with
-constant-power loads the LV currents rise slightly when the MV voltage is
-below 1.0 p.u., which the scaling ignores — a second-order effect (the
-relative error in an LV voltage drop equals the MV deviation, e.g. 2 % of a
-5 % drop = 0.1 % of nominal for an MV voltage of 0.98 p.u.).
+their substation.  Transformer and feeder loadings are those of the LV solve
+at 1.0 p.u.
+
+The coupling and its error.  The scaling is the coupling's only
+approximation.  With constant-power loads, ``a`` times the LV state solved at
+1.0 p.u. is the exact state at MV voltage ``a`` for loads ``a**2`` times the
+real ones (``Y (a v) = conj(a**2 s / (a v))``): LV currents come out a factor
+``a`` instead of ``1/a``, so loadings are off by about ``|1 - a|`` of their
+value and LV voltage drops ``d`` by about ``2 |1 - a| d``.  Measured
+(tests/grid/test_simulate.py::test_hierarchy_against_one_combined_runpp: one
+combined pandapower net, MV net with the LV grids attached at their
+substation buses, solved by ``runpp``; 3 generated LV grids, 8 loaded steps,
+MV voltage 1.030 p.u. at the substations, the station's tap setting): max
+|Δvm| on LV buses 3.2e-3 p.u., max |Δloading| 1.3 pct-pt (transformers) and
+1.6 pct-pt (feeder heads) at loadings up to ~60 %, within the first-order
+bound above.  Where these matter (loadings near 100 %), read results with that
+margin; an exact variant would re-solve the LV grids with the substation
+voltage (doubling the LV cost).  The standalone LV solves themselves match
+``runpp`` to 1e-6 p.u. and 0.01 pct-pt (same test file).
+
+LV solver.  By default all LV grids are solved together as one block-diagonal
+system (`energy_sim.grid.multinet.MultiNetLoadFlow`: one ``runpp`` on the
+merged LV nets for the model, one compiled call per block); the home ->
+element maps are folded into sparse incidence matrices, so a block's
+injections are three sparse products.  ``lv_solver="per_grid"`` keeps the
+original one-`BatchedLoadFlow`-per-grid path (same results to ~1e-12).
 
 Only what users read is kept (DESIGN.md decision 5): transformer and
 feeder-head loading series, per-wijk minimum/maximum voltage series, and
@@ -18,12 +39,24 @@ per-bus minimum/maximum voltage and hours outside the band, reduced per block.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sps
 
 from energy_sim.grid.build import CityGrid, LvGrid
 from energy_sim.grid.loadflow import BatchedLoadFlow, LoadFlowResult, describe_non_converged
+from energy_sim.grid.multinet import MultiNetLoadFlow
+
+
+class LvSolver(StrEnum):
+    """How `CitySolver` solves the LV grids of a block."""
+
+    #: all LV grids as one block-diagonal system, one compiled call per block (default)
+    merged = "merged"
+    #: one `BatchedLoadFlow` per LV grid (the original path; reference for tests)
+    per_grid = "per_grid"
 
 
 def _positions(index: pd.Index, labels) -> np.ndarray:
@@ -39,7 +72,8 @@ class LvPlan:
 
     grid: LvGrid
     wijk_code: str
-    solver: BatchedLoadFlow
+    #: the grid's own solver (``LvSolver.per_grid`` only, else None)
+    solver: BatchedLoadFlow | None
     #: per net.load position: column in the wijk's per-home arrays, or -1
     load_home_column: np.ndarray
     #: per net.sgen position: column in the wijk's per-home arrays (rooftop PV), or -1
@@ -86,19 +120,31 @@ class CitySolver:
         MV connection ids with a generator, in the column order of `mv_sgen_p_mw`.
     voltage_band_pu : (float, float)
         Band for the violation count.
+    lv_solver : LvSolver or str
+        ``"merged"`` (default): all LV grids in one batched solve per block
+        (`MultiNetLoadFlow`); ``"per_grid"``: one `BatchedLoadFlow` per grid.
+        Both give the same results to rounding (tests/grid/test_simulate.py).
     """
 
     def __init__(self, city: CityGrid, wijk_codes: list[str], home_ids: dict[str, list[str]],
-                 extra_ids: dict[str, list[str]], mv_sgen_ids: list[str], voltage_band_pu: tuple[float, float]):
+                 extra_ids: dict[str, list[str]], mv_sgen_ids: list[str], voltage_band_pu: tuple[float, float],
+                 *, lv_solver: LvSolver | str = LvSolver.merged):
         self.city = city
         self.wijk_codes = list(wijk_codes)
         self.voltage_band_pu = voltage_band_pu
+        self.lv_solver = LvSolver(lv_solver)
         self.plans: list[LvPlan] = []
+        n_home = {code: len(home_ids[code]) for code in self.wijk_codes}
+        n_extra = {code: len(extra_ids.get(code, [])) for code in self.wijk_codes}
         for code in self.wijk_codes:
             home_column = {cid: i for i, cid in enumerate(home_ids[code])}
             extra_column = {cid: i for i, cid in enumerate(extra_ids.get(code, []))}
             for grid in city.lv_grids[code]:
-                self.plans.append(self._plan(grid, code, home_column, extra_column))
+                self.plans.append(self._plan(grid, code, home_column, extra_column,
+                                             self.lv_solver is LvSolver.per_grid))
+        self._n_home, self._n_extra = n_home, n_extra
+        if self.lv_solver is LvSolver.merged:
+            self._setup_merged()
         self.mv = city.mv
         self.mv_solver = BatchedLoadFlow(self.mv.net)
         subs = self.mv.substations.set_index("substation_id")
@@ -111,7 +157,8 @@ class CitySolver:
         self.lv_bus_count = np.array([len(p.lv_bus_positions) for p in self.plans])
 
     @staticmethod
-    def _plan(grid: LvGrid, wijk_code: str, home_column: dict[str, int], extra_column: dict[str, int]) -> LvPlan:
+    def _plan(grid: LvGrid, wijk_code: str, home_column: dict[str, int], extra_column: dict[str, int],
+              own_solver: bool = True) -> LvPlan:
         net, conns = grid.net, grid.connections
         homes = conns[conns.kind == "household"]
         pv = conns[conns.kind == "rooftop_pv"]
@@ -126,12 +173,46 @@ class CitySolver:
         sgen_home = np.full(len(net.sgen), -1)
         if len(pv):
             sgen_home[_positions(net.sgen.index, pv.element_index)] = [home_of_bus[b] for b in pv.bus]
-        solver = BatchedLoadFlow(net)
+        solver = BatchedLoadFlow(net) if own_solver else None
         from_busbar = np.asarray(net.line.from_bus == grid.lv_bus) | np.asarray(net.line.to_bus == grid.lv_bus)
-        feeder_heads = _positions(pd.Index(solver.line_index), net.line.index[from_busbar])
+        # BatchedLoadFlow's result columns follow net.line.index / net.bus.index
+        feeder_heads = _positions(net.line.index, net.line.index[from_busbar])
         lv_buses = net.bus.index[net.bus.vn_kv < 1.0]
         return LvPlan(grid, wijk_code, solver, load_home, sgen_home, load_extra,
-                      feeder_heads, _positions(pd.Index(solver.bus_index), lv_buses))
+                      feeder_heads, _positions(net.bus.index, lv_buses))
+
+    def _setup_merged(self) -> None:
+        """One `MultiNetLoadFlow` for all LV grids and the sparse maps home -> bus.
+
+        The maps fold "which element takes which home's column" into the
+        load/sgen incidence, so a block's injections are three sparse
+        products of the wijken's stacked arrays, with no per-grid Python.
+        """
+        nets = [p.grid.net for p in self.plans]
+        self._lv = MultiNetLoadFlow(
+            nets,
+            bus_select=[p.grid.net.bus.index[p.lv_bus_positions] for p in self.plans],
+            line_select=[p.grid.net.line.index[p.feeder_head_positions] for p in self.plans],
+        )
+        home_off = dict(zip(self.wijk_codes, np.cumsum([0] + [self._n_home[c] for c in self.wijk_codes])))
+        extra_off = dict(zip(self.wijk_codes, np.cumsum([0] + [self._n_extra[c] for c in self.wijk_codes])))
+        n_home = sum(self._n_home.values())
+        n_extra = sum(self._n_extra.values())
+        off = self._lv.offsets
+
+        def selection(element, column_of, col_off, n_col):
+            rows, cols = [], []
+            for k, plan in enumerate(self.plans):
+                column = getattr(plan, column_of)
+                pos = np.flatnonzero(column >= 0)
+                rows.append(off[element][k] + pos)
+                cols.append(col_off[plan.wijk_code] + column[pos])
+            rows, cols = np.concatenate(rows), np.concatenate(cols)
+            return sps.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(off[element][-1], n_col))
+
+        self._c_home = (self._lv.c_load @ selection("load", "load_home_column", home_off, n_home)).tocsr()
+        self._c_extra = (self._lv.c_load @ selection("load", "load_extra_column", extra_off, n_extra)).tocsr()
+        self._c_pv = (self._lv.c_sgen @ selection("sgen", "sgen_home_column", home_off, n_home)).tocsr()
 
     # ------------------------------------------------------------------
     @property
@@ -152,7 +233,7 @@ class CitySolver:
         for plan in self.plans:
             net = plan.grid.net
             for pos in plan.feeder_head_positions:
-                index = plan.solver.line_index[pos]
+                index = net.line.index[pos]
                 line = net.line.loc[index]
                 vn_kv = net.bus.vn_kv.at[line.from_bus]
                 rows.append({
@@ -182,7 +263,7 @@ class CitySolver:
     def lv_bus_ids(self) -> list[str]:
         ids = []
         for plan in self.plans:
-            buses = plan.solver.bus_index[plan.lv_bus_positions]
+            buses = plan.grid.net.bus.index[plan.lv_bus_positions]
             names = plan.grid.net.bus.name.loc[buses]
             ids += [str(n) if n else f"{plan.grid.name}/{b}" for b, n in zip(buses, names)]
         return ids
@@ -212,6 +293,88 @@ class CitySolver:
             The block's steps (for messages).
         """
         n_step = len(time_utc)
+        if self.lv_solver is LvSolver.merged:
+            lv = self._solve_lv_merged(home_p_kw, home_q_kvar, rooftop_pv_kw, extra_p_kw, time_utc)
+        else:
+            lv = self._solve_lv_per_grid(home_p_kw, home_q_kvar, rooftop_pv_kw, extra_p_kw, time_utc)
+        trafo_loading, feeder_loading, p_sub, q_sub, vm_lv, messages = lv
+
+        mv_net = self.mv.net
+        mv_load_p = np.zeros((n_step, len(mv_net.load)))
+        mv_load_q = np.zeros((n_step, len(mv_net.load)))
+        mv_load_p[:, self._mv_load_pos_of_plan] = np.nan_to_num(p_sub)
+        mv_load_q[:, self._mv_load_pos_of_plan] = np.nan_to_num(q_sub)
+        mv_sgen_p = np.zeros((n_step, len(mv_net.sgen)))
+        if len(self._mv_sgen_pos):
+            mv_sgen_p[:, self._mv_sgen_pos] = mv_sgen_p_mw
+        mv = self.mv_solver.solve(mv_load_p, mv_load_q, mv_sgen_p)
+        if not mv.converged.all():
+            messages += [f"MV network: {m}" for m in describe_non_converged(mv, time_utc)]
+        v_sub = mv.vm_pu[:, self._mv_bus_pos_of_plan]  # [n_step, n_plan]
+
+        # LV voltages [n_lv_bus, n_step], buses grid after grid. Scaling by a
+        # positive factor commutes with min/max, so per-grid extremes are
+        # taken before scaling (exactly equal, rounding is monotonic).
+        starts = np.concatenate(([0], np.cumsum(self.lv_bus_count)[:-1]))
+        with np.errstate(invalid="ignore"):
+            plan_min = np.fmin.reduceat(vm_lv, starts, axis=0) * v_sub.T  # [n_plan, n_step]
+            plan_max = np.fmax.reduceat(vm_lv, starts, axis=0) * v_sub.T
+        n_wijk = len(self.wijk_codes)
+        wijk_min = np.full((n_step, n_wijk), np.inf)
+        wijk_max = np.full((n_step, n_wijk), -np.inf)
+        for w in range(n_wijk):
+            mine = self._plan_wijk == w
+            if mine.any():
+                np.fmin(wijk_min[:, w], np.fmin.reduce(plan_min[mine], axis=0), out=wijk_min[:, w])
+                np.fmax(wijk_max[:, w], np.fmax.reduce(plan_max[mine], axis=0), out=wijk_max[:, w])
+        vm_lv *= np.repeat(v_sub.T, self.lv_bus_count, axis=0)
+        low, high = self.voltage_band_pu
+        return BlockGridResult(
+            trafo_loading_pct=trafo_loading,
+            feeder_loading_pct=feeder_loading,
+            mv_line_loading_pct=mv.line_loading_pct,
+            station_trafo_loading_pct=mv.trafo_loading_pct,
+            wijk_vm_min_pu=wijk_min,
+            wijk_vm_max_pu=wijk_max,
+            bus_vm_min_pu=np.fmin.reduce(vm_lv, axis=1),
+            bus_vm_max_pu=np.fmax.reduce(vm_lv, axis=1),
+            bus_violation_steps=np.count_nonzero((vm_lv < low) | (vm_lv > high), axis=1),
+            not_converged=messages,
+        )
+
+    def _solve_lv_merged(self, home_p_kw, home_q_kvar, rooftop_pv_kw, extra_p_kw, time_utc):
+        """All LV grids in one `MultiNetLoadFlow` solve (see `solve_block`)."""
+        n_step = len(time_utc)
+        codes = self.wijk_codes
+
+        def stacked(arrays, n_col):
+            parts = [np.asarray(arrays[c], dtype=np.float64).reshape(n_step, n_col[c]) for c in codes
+                     if n_col[c]]
+            return np.hstack(parts).T if parts else np.zeros((0, n_step))
+
+        home_p = stacked(home_p_kw, self._n_home)
+        home_q = stacked(home_q_kvar, self._n_home)
+        pv = stacked(rooftop_pv_kw, self._n_home)
+        extra = stacked(extra_p_kw, self._n_extra) if any(self._n_extra.values()) else None
+        p_mw = self._c_pv @ pv - self._c_home @ home_p
+        if extra is not None and extra.size:
+            p_mw -= self._c_extra @ extra
+        s_mva = (p_mw - 1j * (self._c_home @ home_q)) / 1000.0
+        r = self._lv.solve(s_mva)
+        messages = []
+        if not r.converged.all():
+            for k, step in np.argwhere(~r.converged):
+                messages.append(
+                    f"{self.plans[k].grid.name}: load flow did not converge at step {step} ({time_utc[step]}) "
+                    f"after {r.iterations[k, step]} iterations: largest power mismatch "
+                    f"{r.max_mismatch_mva[k, step]:.3g} MVA at bus {r.max_mismatch_bus[k, step]}; the grid is "
+                    f"likely loaded beyond voltage collapse there — reduce the load or reinforce the feeder")
+        return (r.trafo_loading_pct, r.line_loading_pct, r.ext_grid_p_mw, r.ext_grid_q_mvar, r.vm_pu,
+                messages)
+
+    def _solve_lv_per_grid(self, home_p_kw, home_q_kvar, rooftop_pv_kw, extra_p_kw, time_utc):
+        """One `BatchedLoadFlow` per LV grid (the original path)."""
+        n_step = len(time_utc)
         n_plan = len(self.plans)
         lv_results: list[LoadFlowResult] = []
         p_sub = np.empty((n_step, n_plan))
@@ -228,46 +391,10 @@ class CitySolver:
             q_sub[:, k] = result.ext_grid_q_mvar.sum(axis=1)
             if not result.converged.all():
                 messages += [f"{plan.grid.name}: {m}" for m in describe_non_converged(result, time_utc)]
-
-        mv_net = self.mv.net
-        mv_load_p = np.zeros((n_step, len(mv_net.load)))
-        mv_load_q = np.zeros((n_step, len(mv_net.load)))
-        mv_load_p[:, self._mv_load_pos_of_plan] = np.nan_to_num(p_sub)
-        mv_load_q[:, self._mv_load_pos_of_plan] = np.nan_to_num(q_sub)
-        mv_sgen_p = np.zeros((n_step, len(mv_net.sgen)))
-        if len(self._mv_sgen_pos):
-            mv_sgen_p[:, self._mv_sgen_pos] = mv_sgen_p_mw
-        mv = self.mv_solver.solve(mv_load_p, mv_load_q, mv_sgen_p)
-        if not mv.converged.all():
-            messages += [f"MV network: {m}" for m in describe_non_converged(mv, time_utc)]
-        v_sub = mv.vm_pu[:, self._mv_bus_pos_of_plan]  # [n_step, n_plan]
-
-        n_wijk = len(self.wijk_codes)
-        wijk_min = np.full((n_step, n_wijk), np.inf)
-        wijk_max = np.full((n_step, n_wijk), -np.inf)
-        low, high = self.voltage_band_pu
-        bus_min, bus_max, bus_viol = [], [], []
-        for k, (plan, result) in enumerate(zip(self.plans, lv_results)):
-            vm = result.vm_pu[:, plan.lv_bus_positions] * v_sub[:, k:k + 1]
-            w = self._plan_wijk[k]
-            np.fmin(wijk_min[:, w], np.nanmin(vm, axis=1), out=wijk_min[:, w])
-            np.fmax(wijk_max[:, w], np.nanmax(vm, axis=1), out=wijk_max[:, w])
-            bus_min.append(np.nanmin(vm, axis=0))
-            bus_max.append(np.nanmax(vm, axis=0))
-            bus_viol.append(np.count_nonzero((vm < low) | (vm > high), axis=0))
-        return BlockGridResult(
-            trafo_loading_pct=np.column_stack([r.trafo_loading_pct[:, 0] for r in lv_results]),
-            feeder_loading_pct=np.hstack([r.line_loading_pct[:, p.feeder_head_positions]
-                                          for p, r in zip(self.plans, lv_results)]),
-            mv_line_loading_pct=mv.line_loading_pct,
-            station_trafo_loading_pct=mv.trafo_loading_pct,
-            wijk_vm_min_pu=wijk_min,
-            wijk_vm_max_pu=wijk_max,
-            bus_vm_min_pu=np.concatenate(bus_min),
-            bus_vm_max_pu=np.concatenate(bus_max),
-            bus_violation_steps=np.concatenate(bus_viol),
-            not_converged=messages,
-        )
+        trafo = np.column_stack([r.trafo_loading_pct[:, 0] for r in lv_results])
+        feeder = np.hstack([r.line_loading_pct[:, p.feeder_head_positions] for p, r in zip(self.plans, lv_results)])
+        vm_lv = np.vstack([r.vm_pu[:, p.lv_bus_positions].T for p, r in zip(self.plans, lv_results)])
+        return trafo, feeder, p_sub, q_sub, vm_lv, messages
 
 
 def _take(values: np.ndarray, columns: np.ndarray) -> np.ndarray:

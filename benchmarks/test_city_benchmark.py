@@ -1,0 +1,121 @@
+"""The whole generated Hengelo grid: load flow + metrics for a slice of days, EXTRAPOLATED to a year.
+
+Run with::
+
+    .venv/bin/python -m pytest benchmarks/test_city_benchmark.py --benchmark-only -p no:cacheprovider -s
+
+Grid: all ten wijken of ``scenarios/hengelo-2025.yaml`` built as the engine
+builds them (210 LV grids, ~74,000 LV buses, 36,685 homes, the 10 kV network).
+Injections: E1A-like household load per home (``household_load_kw``, the
+engine's profile kernel), cos(phi) 0.97, rooftop PV on 30 % of homes from the
+synthetic Twente weather. Per day-block: ``CitySolver.solve_block`` (all LV
+grids, the MV net, voltage reductions) and the loading accumulators the engine
+keeps (``LoadingAccumulator.add``). Profile generation is NOT timed (another
+stage). ``N_DAYS`` days are timed; the year figure is that time * 365 /
+``N_DAYS`` and is labelled "extrapolated". Peak memory is the process's peak
+RSS (``resource.getrusage``), which includes building the city.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import energy_sim.engine as engine
+from energy_sim.grid.build import LvGridParameters, WijkSpec, build_city_grid
+from energy_sim.grid.metrics import LoadingAccumulator
+from energy_sim.grid.simulate import CitySolver
+from energy_sim.profiles.household import household_load_kw, household_traits
+from energy_sim.profiles.solar import rooftop_pv_kw_per_kwp
+from energy_sim.profiles.weather import synthetic_weather
+from energy_sim.scenario import load_scenario
+
+N_DAYS = 3
+STEPS_PER_DAY = 96
+
+
+@pytest.fixture(scope="module")
+def hengelo():
+    sc = load_scenario("scenarios/hengelo-2025.yaml")
+    lv_conns, mv_conns = engine._grid_connections(sc)
+    g = sc.grid
+    lv_params = LvGridParameters(
+        homes_per_trafo_target=g.homes_per_trafo,
+        homes_per_trafo_min=min(150, round(0.85 * g.homes_per_trafo)),
+        homes_per_trafo_max=max(200, round(1.15 * g.homes_per_trafo)),
+        homes_per_feeder_target=g.homes_per_trafo / g.feeders_per_trafo,
+        feeders_min=min(4, g.feeders_per_trafo), feeders_max=max(8, g.feeders_per_trafo),
+        feeder_cable_type=g.lv_cable_type, trafo_type=g.trafo_type,
+    )
+    t0 = time.perf_counter()
+    city = build_city_grid(
+        tuple(WijkSpec(w.code, w.name, w.dwellings, w.lon_deg, w.lat_deg) for w in sc.wijken),
+        rng=np.random.default_rng([sc.seed, engine.STREAM_GRID]), lv_params=lv_params,
+        lv_connections=tuple(lv_conns), mv_connections=tuple(mv_conns))
+    t_build = time.perf_counter() - t0
+    home_ids, extra_ids = {}, {}
+    for code, grids in city.lv_grids.items():
+        conns = pd.concat([gr.connections for gr in grids], ignore_index=True)
+        home_ids[code] = conns.connection_id[conns.kind == "household"].tolist()
+        extra_ids[code] = conns.connection_id[(conns.element == "load") & (conns.kind != "household")].tolist()
+    mv_ids = [c.connection_id for c in mv_conns if c.kind in ("solar_field", "wind_turbine")]
+    t0 = time.perf_counter()
+    solver = CitySolver(city, list(city.lv_grids), home_ids, extra_ids, mv_ids, tuple(g.voltage_band_pu))
+    t_setup = time.perf_counter() - t0
+
+    time_utc = pd.date_range("2025-01-13", periods=N_DAYS * STEPS_PER_DAY, freq="15min", tz="UTC")
+    weather = synthetic_weather(time_utc, seed=sc.seed)
+    pv_per_kwp = rooftop_pv_kw_per_kwp(weather)
+    blocks = []
+    for d in range(N_DAYS):
+        sl = slice(d * STEPS_PER_DAY, (d + 1) * STEPS_PER_DAY)
+        t = time_utc[sl]
+        p, q, pv, extra = {}, {}, {}, {}
+        for k, code in enumerate(home_ids):
+            n = len(home_ids[code])
+            traits = household_traits(n, rng=np.random.default_rng([1, k]), common_seed=1)
+            annual = np.full(n, 2720.0)
+            p[code] = household_load_kw(t, annual, rng=np.random.default_rng([2, k, d]), traits=traits)
+            q[code] = p[code] * np.tan(np.arccos(0.97))
+            kwp = np.where(np.random.default_rng([3, k]).random(n) < 0.3, 3.5, 0.0)
+            pv[code] = pv_per_kwp[sl, None] * kwp[None, :]
+            extra[code] = np.zeros((len(t), len(extra_ids[code])))
+        mv_p = np.zeros((len(t), len(mv_ids)))
+        blocks.append((p, q, pv, extra, mv_p, t))
+    return solver, blocks, t_build, t_setup, sum(len(v) for v in home_ids.values())
+
+
+def test_city_load_flow_and_metrics_extrapolated_to_a_year(benchmark, hengelo):
+    solver, blocks, t_build, t_setup, n_homes = hengelo
+    trafo_acc = LoadingAccumulator(np.array(solver.lv_trafo_ids), solver.lv_trafo_sn_mva, 0.25)
+    feeders = solver.feeder_table()
+    line_acc = LoadingAccumulator(feeders.feeder.to_numpy(), feeders.s_rated_mva.to_numpy(), 0.25)
+
+    def run():
+        not_converged = 0
+        for block in blocks:
+            r = solver.solve_block(*block)
+            trafo_acc.add(r.trafo_loading_pct, block[-1])
+            line_acc.add(r.feeder_loading_pct, block[-1])
+            not_converged += len(r.not_converged)
+        return not_converged
+
+    cpu0 = time.process_time()
+    not_converged = benchmark.pedantic(run, rounds=1, iterations=1, warmup_rounds=1)
+    cpu_s = (time.process_time() - cpu0) / 2  # warm-up + one round
+    wall_s = benchmark.stats.stats.min
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    benchmark.extra_info.update({
+        "n_days_timed": N_DAYS, "n_homes": n_homes, "n_lv_bus": int(solver.lv_bus_count.sum()),
+        "year_extrapolated_s": wall_s * 365 / N_DAYS, "peak_rss_mb": peak_mb,
+        "build_s": t_build, "solver_setup_s": t_setup,
+    })
+    print(f"\nHengelo city ({n_homes} homes, {int(solver.lv_bus_count.sum())} LV buses, {len(solver.plans)} LV grids): "
+          f"build {t_build:.1f} s, solver set-up {t_setup:.1f} s; load flow + metrics {wall_s / N_DAYS:.3f} s per day "
+          f"(CPU {cpu_s / N_DAYS:.3f} s), full year EXTRAPOLATED from {N_DAYS} days: {wall_s * 365 / N_DAYS:.0f} s "
+          f"(+ set-up); peak RSS {peak_mb:.0f} MB")
+    assert not_converged == 0
