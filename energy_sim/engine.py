@@ -15,6 +15,7 @@ of the others.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -338,7 +339,13 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
     if skipped:
         notes.append(f"wijken left out (simulate: false): {', '.join(skipped)}")
 
+    def stage(message: str) -> None:
+        if progress:
+            print(f"{scenario.meta.name}: {message} ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
+
+    stage(f"weather for {len(time_utc)} steps")
     weather = load_weather(scenario, time_utc)
+    stage(f"building the grids of {len(wijken)} wijk(en)")
     lv_conns, mv_conns = _grid_connections(scenario)
     g = scenario.grid
     lv_params = LvGridParameters(
@@ -385,6 +392,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                 groups.append(HeatPumpGroup(columns, model, h_w_k, archetype.t_base_degc, archetype.dhw_kwh_per_year))
         homes[w.code] = WijkHomes(w.code, ids, annual, np.where(has_pv, w.pv_kwp_per_home, 0.0), traits, groups)
 
+    stage(f"grids built ({city.n_buses:,} buses); preparing the load flow and the profiles")
     mv_ids, mv_categories, mv_power_mw = _mv_generation_mw(scenario, weather, time_utc)
     mv_wijk = {c.connection_id: c.wijk_code for c in mv_conns}
     solver = CitySolver(city, [w.code for w in wijken], {c: h.ids for c, h in homes.items()}, extra_ids,
@@ -533,6 +541,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
         "not_converged_detail": "\n".join(not_converged[:200]),
         "notes": "\n".join(notes),
     }
+    stage("writing results")
     results_path = writer.finish(horizon, extra_attrs)
     summary = summarise(results_path)
     return RunOutcome(scenario, run_dir, results_path, summary, wall_time_s, notes)
