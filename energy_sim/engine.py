@@ -241,6 +241,29 @@ def _ev_wiring(scenario: Scenario, city, wijken, homes: dict, extra_ids: dict[st
     return EvWiring(simulation, home_slices, point_columns)
 
 
+def _wijk_homes(w, k: int, ids: list[str], seed: int) -> WijkHomes:
+    """The homes of wijk number `k`: who has PV and heat pumps, annual use, routines, heat-loss coefficients."""
+    n = len(ids)
+    adoption_rng = np.random.default_rng([seed, STREAM_ADOPTION, k])
+    has_pv = _adopters(adoption_rng, n, w.adoption.pv_frac)
+    use_rng = np.random.default_rng([seed, STREAM_ANNUAL_USE, k])
+    annual = w.electricity_kwh_per_dwelling_per_year * use_rng.lognormal(-0.5 * ANNUAL_USE_SIGMA**2, ANNUAL_USE_SIGMA, n)
+    # one shared day factor for the whole city (common_seed), per-home routines per wijk
+    traits = household_traits(n, rng=np.random.default_rng([seed, STREAM_HOUSEHOLD_TRAITS, k]), common_seed=seed)
+    heat_order = adoption_rng.permutation(n)
+    n_hp = int(round(w.adoption.heat_pump_frac * n))
+    n_hybrid = int(round(w.adoption.hybrid_heat_pump_frac * n))
+    archetype = load_building_archetype(w.building_archetype)
+    heat_rng = np.random.default_rng([seed, STREAM_HEAT_DEMAND, k])
+    groups = []
+    for columns, model in ((np.sort(heat_order[:n_hp]), w.heat_pump_model),
+                           (np.sort(heat_order[n_hp:n_hp + n_hybrid]), w.hybrid_heat_pump_model)):
+        if len(columns):
+            h_w_k = archetype.h_w_k * heat_rng.lognormal(-0.5 * HEAT_LOSS_SIGMA**2, HEAT_LOSS_SIGMA, len(columns))
+            groups.append(HeatPumpGroup(columns, model, h_w_k, archetype.t_base_degc, archetype.dhw_kwh_per_year))
+    return WijkHomes(w.code, ids, annual, np.where(has_pv, w.pv_kwp_per_home, 0.0), traits, groups)
+
+
 def _adopters(rng: np.random.Generator, n: int, share: float) -> np.ndarray:
     """Exactly round(share * n) homes, chosen at random."""
     chosen = np.zeros(n, dtype=bool)
@@ -368,29 +391,8 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
     extra_ids: dict[str, list[str]] = {}
     for k, w in enumerate(wijken):
         conns = pd.concat([grid.connections for grid in city.lv_grids[w.code]], ignore_index=True)
-        ids = conns.connection_id[conns.kind == "household"].tolist()
         extra_ids[w.code] = conns.connection_id[(conns.element == "load") & (conns.kind != "household")].tolist()
-        n = len(ids)
-        adoption_rng = np.random.default_rng([seed, STREAM_ADOPTION, k])
-        has_pv = _adopters(adoption_rng, n, w.adoption.pv_frac)
-        use_rng = np.random.default_rng([seed, STREAM_ANNUAL_USE, k])
-        annual = w.electricity_kwh_per_dwelling_per_year * use_rng.lognormal(
-            -0.5 * ANNUAL_USE_SIGMA**2, ANNUAL_USE_SIGMA, n)
-        # one shared day factor for the whole city (common_seed), per-home routines per wijk
-        traits = household_traits(n, rng=np.random.default_rng([seed, STREAM_HOUSEHOLD_TRAITS, k]),
-                                  common_seed=seed)
-        heat_order = adoption_rng.permutation(n)
-        n_hp = int(round(w.adoption.heat_pump_frac * n))
-        n_hybrid = int(round(w.adoption.hybrid_heat_pump_frac * n))
-        archetype = load_building_archetype(w.building_archetype)
-        heat_rng = np.random.default_rng([seed, STREAM_HEAT_DEMAND, k])
-        groups = []
-        for columns, model in ((np.sort(heat_order[:n_hp]), w.heat_pump_model),
-                               (np.sort(heat_order[n_hp:n_hp + n_hybrid]), w.hybrid_heat_pump_model)):
-            if len(columns):
-                h_w_k = archetype.h_w_k * heat_rng.lognormal(-0.5 * HEAT_LOSS_SIGMA**2, HEAT_LOSS_SIGMA, len(columns))
-                groups.append(HeatPumpGroup(columns, model, h_w_k, archetype.t_base_degc, archetype.dhw_kwh_per_year))
-        homes[w.code] = WijkHomes(w.code, ids, annual, np.where(has_pv, w.pv_kwp_per_home, 0.0), traits, groups)
+        homes[w.code] = _wijk_homes(w, k, conns.connection_id[conns.kind == "household"].tolist(), seed)
 
     stage(f"grids built ({city.n_buses:,} buses); preparing the load flow and the profiles")
     mv_ids, mv_categories, mv_power_mw = _mv_generation_mw(scenario, weather, time_utc)
