@@ -42,10 +42,11 @@ from energy_sim.profiles.solar import rooftop_pv_kw_per_kwp, solar_field_ac_kw
 from energy_sim.profiles.weather import Weather, WeatherError, read_knmi_uurgeg, read_weather_csv, read_weather_netcdf, synthetic_weather
 from energy_sim.profiles.wind import air_density_kg_m3, hub_height_wind_m_s, load_turbine_catalogue, wind_turbine_power_kw
 from energy_sim.results.dataset import CATEGORIES, block_dataset, horizon_dataset
-from energy_sim.results.store import ResultsWriter
+from energy_sim.results.export import export_csv
+from energy_sim.results.store import ResultsWriter, open_results
 from energy_sim.results.summary import RunSummary, summarise
 from energy_sim.scenario import Scenario, load_scenario, scenario_hash
-from energy_sim.scenario.schema import Measure, WeatherSource
+from energy_sim.scenario.schema import GridSource, Measure, OutputFormat, WeatherSource
 
 # random streams (see module docstring)
 STREAM_GRID = 1
@@ -354,6 +355,12 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
     seed = scenario.seed
     time_utc = horizon_index(scenario)
     dt_h = scenario.horizon.dt_h
+    if scenario.grid.source != GridSource.generated:
+        raise RunError(
+            f"grid.source {scenario.grid.source.value!r} is valid in scenario files but runs do not use given grids "
+            f"yet (issue 3); set grid.source to 'generated' to simulate with grids generated from the wijken",
+            exit_status=2,
+        )
     wijken = [w for w in scenario.wijken if w.simulate]
     if not wijken:
         raise RunError("no wijk has simulate: true; nothing to run", exit_status=2)
@@ -545,5 +552,9 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
     }
     stage("writing results")
     results_path = writer.finish(horizon, extra_attrs)
-    summary = summarise(results_path)
+    results = open_results(results_path)
+    if OutputFormat.csv in scenario.outputs.formats:
+        stage("writing CSV exports")
+        export_csv(results, run_dir / "csv")
+    summary = summarise(results)
     return RunOutcome(scenario, run_dir, results_path, summary, wall_time_s, notes)

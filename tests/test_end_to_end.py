@@ -137,3 +137,23 @@ def test_round_trip_of_the_results_file(two_runs, tmp_path):
     ds.to_netcdf(copy)
     again = energy_sim.open_results(copy)
     xr.testing.assert_identical(ds, again)
+
+
+def test_given_grids_are_refused_clearly_until_supported(tmp_path):
+    scenario = tmp_path / "given.yaml"
+    scenario.write_text(SMOKE.read_text().replace("name: smoke", "name: given").replace(
+        "  source: generated", "  source: simbench\n  simbench_code: 1-LV-urban6--0-sw"))
+    done = cli("run", str(scenario), "--output-dir", str(tmp_path / "out"), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "grid.source 'simbench'" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_csv_output_format_writes_the_exports(tmp_path):
+    scenario = tmp_path / "csv.yaml"
+    text = SMOKE.read_text().replace("name: smoke", "name: with-csv").replace(
+        "end: 2025-01-13", "end: 2025-01-07")
+    scenario.write_text(text + "outputs:\n  formats: [netcdf, csv]\n")
+    done = cli("run", str(scenario), "--output-dir", str(tmp_path / "out"), "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    table = (tmp_path / "out" / "with-csv" / "csv" / "wijk_summary.csv").read_text()
+    assert "WK016405" in table
