@@ -36,7 +36,7 @@ import pandas as pd
 import scipy.sparse as sps
 import scipy.sparse.linalg as spla
 
-from energy_sim.grid.loadflow import DEFAULT_TOLERANCE_MVA, BatchedLoadFlow
+from energy_sim.grid.loadflow import DEFAULT_TOLERANCE_MVA, BatchedLoadFlow, _mismatch_and_next_current
 
 __all__ = ["MultiNetLoadFlow", "MultiNetResult", "merge_disjoint_nets"]
 
@@ -179,22 +179,10 @@ def _solve_one(n, li, lx, lv, ui, ux, uv, u_inv, pr, pc, v0, s, tol, max_it,
             pcr = pc[r]
             for c in range(ma):
                 x[r, c] = y[pcr, c]
-        # fused: x += v0; mismatch; next current (as _mismatch_and_next_current)
-        for c in range(ma):
-            mis[c] = 0.0
-            worst[c] = 0
-        for r in range(n):
-            v0r = v0[r]
-            for c in range(ma):
-                vr = x[r, c] + v0r
-                x[r, c] = vr
-                sr = s_a[r, c]
-                d = vr * np.conj(i_a[r, c]) - sr
-                a = max(abs(d.real), abs(d.imag))
-                if not a <= mis[c]:
-                    mis[c] = a
-                    worst[c] = r
-                i_a[r, c] = np.conj(sr / vr)
+        # fused: x += v0; mismatch; next current (the same step as BatchedLoadFlow)
+        mis_a, worst_a = _mismatch_and_next_current(x[:, :ma], s_a[:, :ma], i_a[:, :ma], v0)
+        mis[:ma] = mis_a
+        worst[:ma] = worst_a
         # retire finished steps, compact the rest to the front
         keep = 0
         for c in range(ma):
