@@ -46,7 +46,7 @@ from energy_sim.results.export import export_csv
 from energy_sim.results.store import ResultsWriter, open_results
 from energy_sim.results.summary import RunSummary, summarise
 from energy_sim.scenario import Scenario, load_scenario, scenario_hash
-from energy_sim.scenario.schema import GridSource, Measure, OutputFormat, WeatherSource
+from energy_sim.scenario.schema import GridSource, LoadFlowSolver, Measure, OutputFormat, WeatherSource
 
 # random streams (see module docstring)
 STREAM_GRID = 1
@@ -359,6 +359,13 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
         raise RunError(
             f"grid.source {scenario.grid.source.value!r} is valid in scenario files but runs do not use given grids "
             f"yet (issue 3); set grid.source to 'generated' to simulate with grids generated from the wijken",
+            exit_status=2,
+        )
+    if scenario.grid.solver != LoadFlowSolver.batched:
+        raise RunError(
+            f"grid.solver {scenario.grid.solver.value!r} is not available for city runs (one runpp per step and grid "
+            f"would take days); runs use the batched solver, validated against pandapower.runpp to 1e-6 p.u. "
+            f"For an exact single-grid check use energy_sim.grid.loadflow.run_pandapower_reference",
             exit_status=2,
         )
     wijken = [w for w in scenario.wijken if w.simulate]

@@ -157,3 +157,12 @@ def test_csv_output_format_writes_the_exports(tmp_path):
     assert done.returncode == 0, done.stderr
     table = (tmp_path / "out" / "with-csv" / "csv" / "wijk_summary.csv").read_text()
     assert "WK016405" in table
+
+
+def test_pandapower_solver_is_refused_clearly_in_runs(tmp_path):
+    scenario = tmp_path / "pp.yaml"
+    scenario.write_text(SMOKE.read_text().replace("name: smoke", "name: pp").replace(
+        "  source: generated", "  source: generated\n  solver: pandapower"))
+    done = cli("run", str(scenario), "--output-dir", str(tmp_path / "out"), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "grid.solver 'pandapower'" in done.stderr and "Traceback" not in done.stderr
