@@ -26,7 +26,7 @@ import pandas as pd
 import pytest
 
 import energy_sim.engine as engine
-from energy_sim.grid.build import LvGridParameters, WijkSpec, build_city_grid
+from energy_sim.grid.build import WijkSpec, build_city_grid
 from energy_sim.grid.metrics import LoadingAccumulator
 from energy_sim.grid.simulate import CitySolver
 from energy_sim.profiles.household import household_load_kw, household_traits
@@ -43,14 +43,7 @@ def hengelo():
     sc = load_scenario("scenarios/hengelo-2025.yaml")
     lv_conns, mv_conns = engine._grid_connections(sc)
     g = sc.grid
-    lv_params = LvGridParameters(
-        homes_per_trafo_target=g.homes_per_trafo,
-        homes_per_trafo_min=min(150, round(0.85 * g.homes_per_trafo)),
-        homes_per_trafo_max=max(200, round(1.15 * g.homes_per_trafo)),
-        homes_per_feeder_target=g.homes_per_trafo / g.feeders_per_trafo,
-        feeders_min=min(4, g.feeders_per_trafo), feeders_max=max(8, g.feeders_per_trafo),
-        feeder_cable_type=g.lv_cable_type, trafo_type=g.trafo_type,
-    )
+    lv_params = engine.lv_grid_parameters(g)
     t0 = time.perf_counter()
     city = build_city_grid(
         tuple(WijkSpec(w.code, w.name, w.dwellings, w.lon_deg, w.lat_deg) for w in sc.wijken),

@@ -309,6 +309,25 @@ def _mv_generation_mw(scenario: Scenario, weather: Weather, time_utc: pd.Datetim
     return ids, categories, power
 
 
+def lv_grid_parameters(grid) -> LvGridParameters:
+    """The generated LV grids' sizing rules from a scenario's ``grid`` section.
+
+    The band of homes per transformer and of feeders per transformer widens
+    to include the scenario's targets when they lie outside Dutch practice
+    (150-200 homes, 4-8 feeders).
+    """
+    return LvGridParameters(
+        homes_per_trafo_target=grid.homes_per_trafo,
+        homes_per_trafo_min=min(150, round(0.85 * grid.homes_per_trafo)),
+        homes_per_trafo_max=max(200, round(1.15 * grid.homes_per_trafo)),
+        homes_per_feeder_target=grid.homes_per_trafo / grid.feeders_per_trafo,
+        feeders_min=min(4, grid.feeders_per_trafo),
+        feeders_max=max(8, grid.feeders_per_trafo),
+        feeder_cable_type=grid.lv_cable_type,
+        trafo_type=grid.trafo_type,
+    )
+
+
 def _grid_connections(scenario: Scenario) -> tuple[list[LvConnection], list[MvConnection]]:
     """Every non-household connection, on LV or MV by its size."""
     lv: list[LvConnection] = []
@@ -385,16 +404,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
     stage(f"building the grids of {len(wijken)} wijk(en)")
     lv_conns, mv_conns = _grid_connections(scenario)
     g = scenario.grid
-    lv_params = LvGridParameters(
-        homes_per_trafo_target=g.homes_per_trafo,
-        homes_per_trafo_min=min(150, round(0.85 * g.homes_per_trafo)),
-        homes_per_trafo_max=max(200, round(1.15 * g.homes_per_trafo)),
-        homes_per_feeder_target=g.homes_per_trafo / g.feeders_per_trafo,
-        feeders_min=min(4, g.feeders_per_trafo),
-        feeders_max=max(8, g.feeders_per_trafo),
-        feeder_cable_type=g.lv_cable_type,
-        trafo_type=g.trafo_type,
-    )
+    lv_params = lv_grid_parameters(g)
     city = build_city_grid(
         tuple(WijkSpec(w.code, w.name, w.dwellings, w.lon_deg, w.lat_deg) for w in wijken),
         rng=np.random.default_rng([seed, STREAM_GRID]), lv_params=lv_params,
