@@ -118,6 +118,9 @@ class CitySolver:
         Per wijk, the extra LV connection ids (chargers ...) in column order.
     mv_sgen_ids : list of str
         MV connection ids with a generator, in the column order of `mv_sgen_p_mw`.
+    mv_load_ids : list of str, optional
+        MV connection ids with a load (charging hubs, heat plants, large
+        batteries ...), in the column order of `mv_load_p_mw`.
     voltage_band_pu : (float, float)
         Band for the violation count.
     lv_solver : LvSolver or str
@@ -128,7 +131,7 @@ class CitySolver:
 
     def __init__(self, city: CityGrid, wijk_codes: list[str], home_ids: dict[str, list[str]],
                  extra_ids: dict[str, list[str]], mv_sgen_ids: list[str], voltage_band_pu: tuple[float, float],
-                 *, lv_solver: LvSolver | str = LvSolver.merged):
+                 *, mv_load_ids: list[str] = (), lv_solver: LvSolver | str = LvSolver.merged):
         self.city = city
         self.wijk_codes = list(wijk_codes)
         self.voltage_band_pu = voltage_band_pu
@@ -152,6 +155,10 @@ class CitySolver:
         mv_conn = self.mv.connections.set_index("connection_id")
         sgen_idx = mv_conn.loc[mv_sgen_ids, "element_index"] if mv_sgen_ids else []
         self._mv_sgen_pos = _positions(self.mv.net.sgen.index, sgen_idx) if mv_sgen_ids else np.zeros(0, int)
+        load_conn = mv_conn.loc[list(mv_load_ids)] if len(mv_load_ids) else mv_conn.iloc[:0]
+        if (load_conn.element != "load").any():
+            raise ValueError(f"MV connections without a load element: {list(load_conn.index[load_conn.element != 'load'])}")
+        self._mv_conn_load_pos = _positions(self.mv.net.load.index, load_conn.element_index)
         self._mv_bus_pos_of_plan = _positions(self.mv.net.bus.index, subs.loc[[p.grid.name for p in self.plans], "bus"])
         self._plan_wijk = np.array([self.wijk_codes.index(p.wijk_code) for p in self.plans])
         self.lv_bus_count = np.array([len(p.lv_bus_positions) for p in self.plans])
@@ -275,7 +282,8 @@ class CitySolver:
     # ------------------------------------------------------------------
     def solve_block(self, home_p_kw: dict[str, np.ndarray], home_q_kvar: dict[str, np.ndarray],
                     rooftop_pv_kw: dict[str, np.ndarray], extra_p_kw: dict[str, np.ndarray],
-                    mv_sgen_p_mw: np.ndarray, time_utc: pd.DatetimeIndex) -> BlockGridResult:
+                    mv_sgen_p_mw: np.ndarray, time_utc: pd.DatetimeIndex,
+                    mv_load_p_mw: np.ndarray | None = None) -> BlockGridResult:
         """Solve one block for the whole city.
 
         Parameters
@@ -291,6 +299,9 @@ class CitySolver:
             MV generators' production [MW].
         time_utc : DatetimeIndex
             The block's steps (for messages).
+        mv_load_p_mw : ndarray [n_step, n_mv_load], optional
+            Consumption of the MV connections named in ``mv_load_ids`` [MW]
+            (negative: feeding in); zero when omitted. Power factor 1.
         """
         n_step = len(time_utc)
         if self.lv_solver is LvSolver.merged:
@@ -304,6 +315,8 @@ class CitySolver:
         mv_load_q = np.zeros((n_step, len(mv_net.load)))
         mv_load_p[:, self._mv_load_pos_of_plan] = np.nan_to_num(p_sub)
         mv_load_q[:, self._mv_load_pos_of_plan] = np.nan_to_num(q_sub)
+        if mv_load_p_mw is not None and len(self._mv_conn_load_pos):
+            mv_load_p[:, self._mv_conn_load_pos] = mv_load_p_mw
         mv_sgen_p = np.zeros((n_step, len(mv_net.sgen)))
         if len(self._mv_sgen_pos):
             mv_sgen_p[:, self._mv_sgen_pos] = mv_sgen_p_mw

@@ -25,12 +25,12 @@ T = pd.date_range("2025-01-15 06:00", periods=N_STEP, freq="15min", tz="UTC")
 
 @pytest.fixture(scope="module")
 def city():
-    """Two small wijken (3 LV grids, 10 kV ring) with two public chargers and a solar field."""
+    """Two small wijken (3 LV grids, 10 kV ring) with two public chargers, a solar field and a charging hub."""
     wijken = (WijkSpec("WK016400", "Binnenstad", 330, 6.7952, 52.2637),
               WijkSpec("WK016405", "Berflo Es", 160, 6.8006, 52.2530))
     lv = (LvConnection("pub/1", K.ev_charger, "WK016400", p_kw=11.0),
           LvConnection("pub/2", K.ev_charger, "WK016405", p_kw=11.0))
-    mv = (MvConnection("field", K.solar_field, "WK016405", 2.0),)
+    mv = (MvConnection("field", K.solar_field, "WK016405", 2.0), MvConnection("hub", K.charging_hub, "WK016400", 3.0))
     grid = build_city_grid(wijken, rng=np.random.default_rng(7), lv_connections=lv, mv_connections=mv)
     home_ids, extra_ids = {}, {}
     for code, grids in grid.lv_grids.items():
@@ -129,6 +129,46 @@ def test_each_generated_lv_grid_matches_runpp(city):
             np.testing.assert_allclose(city_block.feeder_loading_pct[t, feeder0:feeder0 + nf],
                                        loading[pl.feeder_head_positions], rtol=0, atol=LOADING_TOL_PCT)
         bus0, line0, feeder0 = bus0 + nb, line0 + nl, feeder0 + nf
+
+
+def test_mv_network_with_mv_loads_matches_runpp(city):
+    """The MV solve, fed by the LV grids' infeed and an MV charging hub, against runpp on the MV net.
+
+    The substations' loads in the reference are the LV grids' slack infeed from
+    runpp (independent of the batched LV solve); the hub draws 0-3 MW.
+    """
+    grid, home_ids, extra_ids = city
+    codes = list(grid.lv_grids)
+    solver = CitySolver(grid, codes, home_ids, extra_ids, ["field"], (0.9, 1.1), mv_load_ids=["hub"])
+    p, q, pv, extra = injections(home_ids, extra_ids)
+    hub_mw = np.linspace(0.0, 3.0, N_STEP)[:, None]
+    ours = solver.solve_block(p, q, pv, extra, mv_power(1), T, mv_load_p_mw=hub_mw)
+    without = solver.solve_block(p, q, pv, extra, mv_power(1), T)
+
+    pad = lambda a: np.concatenate([a, np.zeros((a.shape[0], 1))], axis=1)  # noqa: E731
+    infeed = []
+    for pl in solver.plans:
+        c = pl.wijk_code
+        lp = (pad(p[c])[:, pl.load_home_column] + pad(extra[c])[:, pl.load_extra_column]) / 1000.0
+        infeed.append(_runpp_lv(pl.grid.net, lp, pad(q[c])[:, pl.load_home_column] / 1000.0,
+                                pad(pv[c])[:, pl.sgen_home_column] / 1000.0))
+    mv = copy.deepcopy(grid.mv.net)
+    subs = grid.mv.substations.set_index("substation_id")
+    conns = grid.mv.connections.set_index("connection_id")
+    for t in range(N_STEP):
+        for k, pl in enumerate(solver.plans):
+            load = int(subs.at[pl.grid.name, "load"])
+            mv.load.at[load, "p_mw"], mv.load.at[load, "q_mvar"] = infeed[k][t][3], infeed[k][t][4]
+        mv.load.at[int(conns.at["hub", "element_index"]), "p_mw"] = hub_mw[t, 0]
+        mv.sgen.at[int(conns.at["field", "element_index"]), "p_mw"] = mv_power(1)[t, 0]
+        pp.runpp(mv)
+        lines = mv.res_line.loading_percent.loc[solver.mv_solver.line_index].to_numpy()
+        trafos = mv.res_trafo.loading_percent.loc[solver.mv_solver.trafo_index].to_numpy()
+        np.testing.assert_allclose(ours.mv_line_loading_pct[t], lines, rtol=0, atol=LOADING_TOL_PCT)
+        np.testing.assert_allclose(ours.station_trafo_loading_pct[t], trafos, rtol=0, atol=LOADING_TOL_PCT)
+    # the hub's 3 MW shows: at the last step the station (2 x 63 MVA) turns from exporting ~0.95 MVA
+    # (solar field at 1.6 MW) to importing ~2 MVA, so its loading rises by more than 0.5 pct-pt
+    assert ours.station_trafo_loading_pct[-1].sum() > without.station_trafo_loading_pct[-1].sum() + 0.5
 
 
 def combined_net(grid):
