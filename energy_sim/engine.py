@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from energy_sim import __version__
-from energy_sim.events import EvSimulation, ParkSpec, local_day_starts_s
+from energy_sim.events.wiring import build_ev_wiring, mv_charging_hub_ids
 from energy_sim.grid.build import (
     ConnectionKind,
     LvConnection,
@@ -76,7 +76,6 @@ HEAT_LOSS_SIGMA = 0.25
 
 #: What the engine does not simulate yet; printed with every summary.
 NOT_YET_SIMULATED = (
-    "fast chargers and bus depots (issue 5): in the grid, no power yet",
     "heat networks and batteries (issue 4/5): in the grid, no power yet",
     "PV curtailment, heat-pump flexibility, battery dispatch and flexible connections in the congestion manager "
     "(issue 5): only smart-charging caps are applied",
@@ -167,79 +166,6 @@ class WijkHomes:
     pv_kwp: np.ndarray
     traits: object
     heat_pumps: list[HeatPumpGroup]
-
-
-@dataclass(frozen=True)
-class EvBlockPower:
-    """EV power of a block [kW]: home chargers ``[n_step, n_home_ev]``, charge points ``[n_step, n_point]``."""
-
-    home_kw: np.ndarray
-    public_kw: np.ndarray
-
-
-@dataclass
-class EvWiring:
-    """Where the EV layer's power columns go in the engine's per-wijk arrays."""
-
-    simulation: EvSimulation
-    #: per wijk: (first, last) column of its home EVs in the EV layer's home array, and their home columns
-    home_slices: dict[str, tuple[int, int, np.ndarray]]
-    #: per public/workplace charge point, in the EV layer's column order: (wijk, extra column)
-    point_columns: list[tuple[str, int]]
-
-    def add(self, block, home_p: dict[str, np.ndarray], extra: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Add a block's EV power [kW] into the arrays; return EV power per wijk [kW] (``[n_step]``)."""
-        per_wijk = {code: np.zeros(block.home_kw.shape[0]) for code in home_p}
-        for code, (first, last, columns) in self.home_slices.items():
-            home_p[code][:, columns] += block.home_kw[:, first:last]
-            per_wijk[code] += block.home_kw[:, first:last].sum(axis=1)
-        for j, (code, column) in enumerate(self.point_columns):
-            extra[code][:, column] += block.public_kw[:, j]
-            per_wijk[code] += block.public_kw[:, j]
-        return per_wijk
-
-
-def _ev_wiring(scenario: Scenario, city, wijken, homes: dict, extra_ids: dict[str, list[str]], solver: CitySolver,
-               time_utc: pd.DatetimeIndex, block_steps: int, solve=None, element_group=None) -> EvWiring | None:
-    """Build the EV layer for the city: EV homes per wijk, public/workplace parks on their LV grids."""
-    seed = scenario.seed
-    trafo_of = {name: i for i, name in enumerate(solver.lv_trafo_ids)}
-    home_group, home_slices, first = [], {}, 0
-    for k, w in enumerate(wijken):
-        grid_of_home = np.concatenate([
-            np.full(int((g.connections.kind == "household").sum()), trafo_of[g.name]) for g in city.lv_grids[w.code]
-        ])
-        n = len(homes[w.code].ids)
-        columns = np.sort(np.random.default_rng([seed, STREAM_EV_ADOPTION, k]).permutation(n)[: int(round(w.adoption.ev_frac * n))])
-        home_group.append(grid_of_home[columns])
-        home_slices[w.code] = (first, first + len(columns), columns)
-        first += len(columns)
-    parks, point_columns = [], []
-    for park in scenario.assets.ev_chargers:
-        if park.kind not in ("public", "workplace") or not any(w.code == park.wijk for w in wijken):
-            continue
-        column_of = {cid: i for i, cid in enumerate(extra_ids[park.wijk])}
-        by_grid: dict[str, list[int]] = {}
-        for grid in city.lv_grids[park.wijk]:
-            ids = grid.connections.connection_id
-            mine = ids[ids.str.startswith(f"{park.name}/")]
-            if len(mine):
-                by_grid[grid.name] = [column_of[cid] for cid in mine]
-        # one charging location per LV grid: cars queue at the points of their own street
-        for grid_name, columns in by_grid.items():
-            parks.append(ParkSpec(f"{park.name} @ {grid_name}", trafo_of[grid_name], len(columns), park.p_kw, park.kind.value))
-            point_columns += [(park.wijk, c) for c in columns]
-    home_group = np.concatenate(home_group) if home_group else np.zeros(0, dtype=int)
-    if len(home_group) == 0 and not parks:
-        return None
-    dt_s = scenario.horizon.resolution_min * 60.0
-    simulation = EvSimulation(
-        local_day_starts_s(time_utc[0], time_utc[-1] + pd.Timedelta(seconds=dt_s), scenario.horizon.timezone),
-        home_group, parks, solver.lv_trafo_ids, np.random.default_rng([seed, STREAM_EV]),
-        policy=scenario.policies.charging, solve=solve, element_group=element_group,
-        block_s=block_steps * dt_s, n_step_block=block_steps, dt_s=dt_s,
-    )
-    return EvWiring(simulation, home_slices, point_columns)
 
 
 def _wijk_homes(w, k: int, ids: list[str], seed: int) -> WijkHomes:
@@ -421,8 +347,11 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
     stage(f"grids built ({city.n_buses:,} buses); preparing the load flow and the profiles")
     mv_ids, mv_categories, mv_power_mw = _mv_generation_mw(scenario, weather, time_utc)
     mv_wijk = {c.connection_id: c.wijk_code for c in mv_conns}
+    # MV loads, in the column order of the per-block mv_load_kw array: charging hubs (fast plazas, bus depots)
+    hub_ids = mv_charging_hub_ids(scenario, [w.code for w in wijken])
+    mv_load_ids = hub_ids
     solver = CitySolver(city, [w.code for w in wijken], {c: h.ids for c, h in homes.items()}, extra_ids,
-                        mv_ids, tuple(g.voltage_band_pu))
+                        mv_ids, tuple(g.voltage_band_pu), mv_load_ids=mv_load_ids)
     pv_per_kwp = rooftop_pv_kw_per_kwp(weather)
 
     wijk_codes = [w.code for w in wijken]
@@ -449,13 +378,19 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
         p_kw = {c: a[:n].copy() for c, a in base_p.items()}
         x_kw = {c: a[:n].copy() for c, a in base_extra.items()}
         n_home = ev.simulation.n_home
-        ev.add(EvBlockPower(ev_kw[:, :n_home], ev_kw[:, n_home:]), p_kw, x_kw)
+        hub_kw = np.zeros((n, len(hub_ids)))
+        ev.add(ev_kw[:, :n_home], ev_kw[:, n_home:], p_kw, x_kw, hub_kw)
+        # the manager caps LV groups only: the MV side of this solve is not read
         grid = solver.solve_block(p_kw, {c: a[:n] for c, a in base_q.items()}, {c: a[:n] for c, a in base_pv.items()},
                                   x_kw, base_mv[:n], base_t[:n])
         return np.hstack([grid.trafo_loading_pct, grid.feeder_loading_pct])
 
-    ev = _ev_wiring(scenario, city, wijken, homes, extra_ids, solver, time_utc, block_steps,
-                    solve=solve_with_ev if manage else None, element_group=element_group)
+    ev = build_ev_wiring(
+        scenario, city, wijken, {c: h.ids for c, h in homes.items()}, extra_ids, solver.lv_trafo_ids,
+        solver.lv_trafo_wijk, time_utc, block_steps, np.random.default_rng([seed, STREAM_EV]),
+        lambda k: np.random.default_rng([seed, STREAM_EV_ADOPTION, k]),
+        solve=solve_with_ev if manage else None, element_group=element_group,
+    )
     if manager.enabled and not manage:
         notes.append("congestion manager enabled without smart_charging among its measures: no measure it can apply yet")
 
@@ -490,6 +425,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
             i1 = min(i0 + block_steps, len(time_utc))
             t = time_utc[i0:i1]
             home_p, home_q, pv, extra = {}, {}, {}, {}
+            mv_load_kw = np.zeros((i1 - i0, len(mv_load_ids)))
             category_mw = np.zeros((i1 - i0, len(wijk_codes), len(CATEGORIES)))
             for k, code in enumerate(wijk_codes):
                 h = homes[code]
@@ -511,12 +447,12 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                     mv_power_mw[i0:i1], t,
                 ) if manage else None
                 ev_block = ev.simulation.step_block(i0 * dt_h * 3600.0, i1 - i0, dt_h * 3600.0)
-                ev_kw = ev.add(ev_block, home_p, extra)
+                ev_kw = ev.add(ev_block.home_kw, ev_block.public_kw, home_p, extra, mv_load_kw[:, :len(hub_ids)])
                 for k, code in enumerate(wijk_codes):
                     category_mw[:, k, CATEGORIES.index("ev")] = ev_kw[code] / 1000.0
             for j, (cid, cat) in enumerate(zip(mv_ids, mv_categories)):
                 category_mw[:, wijk_codes.index(mv_wijk[cid]), CATEGORIES.index(cat)] -= mv_power_mw[i0:i1, j]
-            grid = solver.solve_block(home_p, home_q, pv, extra, mv_power_mw[i0:i1], t)
+            grid = solver.solve_block(home_p, home_q, pv, extra, mv_power_mw[i0:i1], t, mv_load_p_mw=mv_load_kw / 1000.0)
             if ev is not None and manage:
                 ev.simulation.observe(forecast)
 
@@ -555,7 +491,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
         bus_vm_min_pu=bus_min, bus_vm_max_pu=bus_max, bus_violation_h=bus_violation_steps * dt_h,
         e_mwh=e_mwh,
         ev_report=ev.simulation.report() if ev is not None else None,
-        trafo_wijk=solver.lv_trafo_wijk,
+        ev_group_wijk=ev.group_wijk if ev is not None else None,
         start_utc=time_utc[0],
     )
     if not_converged:

@@ -24,6 +24,8 @@ assets:
     - {name: veld, wijk: WK016407, p_peak_kwp: 2000, commissioned: 2025-06-22}
   wind_turbines:
     - {name: molen, wijk: WK016407, model: E-141/4200, hub_height_m: 135, commissioned: 2025-06-21}
+  ev_chargers:
+    - {name: remise, wijk: WK016407, kind: bus_depot, count: 10, p_kw: 150}
 """
 
 
@@ -65,6 +67,21 @@ def test_mv_connections_are_in_the_mv_net(results):
     station = results.trafo_loading_pct.sel(trafo=results.trafo_level == "hv/mv")
     assert float(station.max()) > 0.0
     assert results.attrs["not_converged_steps"] == 0
+
+
+def test_bus_depot_charges_overnight_on_the_mv_network(results):
+    """10 buses on 150 kW depot chargers (no EV homes): two finished nights of ~230 km x 1.2 kWh/km =
+    276 kWh per bus (sd 42 kWh), so 20 sessions deliver 5,520 kWh +- 4 standard errors (4 x 42 x sqrt(20)
+    = 751 kWh); the depot draws at most 1.5 MW, in the evening and night only."""
+    delivered = float(results.wijk_ev_delivered_kwh.sum())
+    assert abs(delivered - 5520.0) < 751.0
+    ev = results.wijk_p_mw.sel(category="ev").isel(wijk=0).to_series()
+    assert ev.max() <= 1.5 + 1e-9
+    local_hour = ev.index.tz_localize("UTC").tz_convert("Europe/Amsterdam").hour
+    assert ev[(local_hour >= 8) & (local_hour < 20)].max() == 0.0
+    assert ev.max() > 0.5
+    # the grid carried it: MV energy of the EV category >= the finished sessions' delivery
+    assert float(ev.sum()) * 0.25 * 1000.0 >= delivered - 1e-6
 
 
 EV_SCENARIO = """\

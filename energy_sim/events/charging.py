@@ -143,8 +143,13 @@ def charge_kernel(start_s, departure_s, rem_kwh, p_kw, group, column, block_star
             out_kw[k, column[i]] += e * HOUR_S / dt_s
 
 
+#: Golden-ratio fraction: ``frac(k * phi)`` spreads any run of integers evenly over [0, 1).
+_PHI_FRAC = 0.6180339887498949
+
+
 def effective_start_s(arrival_s, departure_s, e_kwh, p_kw, day_start_s, policy: ChargingPolicy | str,
-                      off_peak_start_h: float = 23.0, off_peak_end_h: float = 7.0) -> np.ndarray:
+                      off_peak_start_h: float = 23.0, off_peak_end_h: float = 7.0, *,
+                      off_peak_spread_h: float = 0.0, stagger_key=None) -> np.ndarray:
     """Earliest charging start of each session under a policy [s].
 
     Parameters
@@ -159,6 +164,18 @@ def effective_start_s(arrival_s, departure_s, e_kwh, p_kw, day_start_s, policy: 
     off_peak_start_h, off_peak_end_h : float
         Off-peak window, local time [h]; may wrap midnight (default 23-07 h,
         the Dutch low-tariff night hours of the former dual tariff).
+    off_peak_spread_h : float
+        Cars waiting for the window start up to this long after its opening
+        [h], each at its own fixed offset ``frac(key * golden ratio) *
+        spread`` (deterministic, evenly spread), so that the fleet does not
+        switch on at one instant. Charge points do this with a randomised
+        delay (the UK Smart Charge Points Regulations 2021 require one of up
+        to 10 min by default, extendable to 30 min); the default of the
+        engine, 2 h, is a planning ASSUMPTION. Never later than the latest
+        start that still finishes by departure.
+    stagger_key : ndarray of int, optional
+        The offset's key per session (the charge point's column); required
+        when ``off_peak_spread_h > 0``.
     """
     policy = ChargingPolicy(policy)
     arrival_s = np.asarray(arrival_s, dtype=float)
@@ -173,6 +190,8 @@ def effective_start_s(arrival_s, departure_s, e_kwh, p_kw, day_start_s, policy: 
     # next off-peak start after arrival (same day, or the next day for a window not wrapping midnight)
     next_start = day0 + off_peak_start_h * HOUR_S
     next_start = np.where(next_start < arrival_s, next_start + 86_400.0, next_start)
+    if off_peak_spread_h > 0:
+        next_start = next_start + np.mod(np.asarray(stagger_key, dtype=float) * _PHI_FRAC, 1.0) * off_peak_spread_h * HOUR_S
     start = np.where(inside, arrival_s, next_start)
     latest = np.asarray(departure_s) - np.asarray(e_kwh) / np.asarray(p_kw) * HOUR_S
     return np.maximum(arrival_s, np.minimum(start, latest))
@@ -213,6 +232,8 @@ class ChargingState:
         Local midnights of the horizon [s] (for the off-peak policy).
     off_peak_start_h, off_peak_end_h : float
         Off-peak window [h, local].
+    off_peak_spread_h : float
+        Stagger of off-peak starts [h] (`effective_start_s`).
     keep_finished : bool
         Keep every finished session (for tests and analysis; memory grows
         with the horizon).
@@ -225,6 +246,7 @@ class ChargingState:
     off_peak_start_h: float = 23.0
     off_peak_end_h: float = 7.0
     keep_finished: bool = False
+    off_peak_spread_h: float = 0.0
 
     def __post_init__(self) -> None:
         self.policy = ChargingPolicy(self.policy)
@@ -252,7 +274,8 @@ class ChargingState:
         if not len(sessions):
             return
         start = effective_start_s(sessions.arrival_s, sessions.departure_s, sessions.e_request_kwh, sessions.p_max_kw,
-                                  self.day_start_s, self.policy, self.off_peak_start_h, self.off_peak_end_h)
+                                  self.day_start_s, self.policy, self.off_peak_start_h, self.off_peak_end_h,
+                                  off_peak_spread_h=self.off_peak_spread_h, stagger_key=sessions.column)
         self._open = Sessions.concat([self._open, sessions])
         self._start_s = np.concatenate([self._start_s, start])
         self._rem_kwh = np.concatenate([self._rem_kwh, sessions.e_request_kwh])

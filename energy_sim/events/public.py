@@ -1,4 +1,4 @@
-"""Public and workplace charge points as shared simpy resources, with queues.
+"""Public, workplace and fast charge points as shared simpy resources, with queues.
 
 Each charger park is a `simpy.Store` holding the indices of its free charge
 points (a Store rather than a plain `simpy.Resource` because the power array
@@ -25,6 +25,7 @@ import simpy
 
 from energy_sim.events.fleet import Fleet
 from energy_sim.events.sessions import (
+    DC_MEAN_C_RATE_PER_H,
     PUBLIC,
     SessionProfile,
     Sessions,
@@ -79,14 +80,18 @@ class ChargerPark:
         Power per point [kW].
     patience_s : float
         Longest wait before a driver leaves [s].
+    dc : bool
+        DC fast charging: a car draws ``min(p_kw, DC_MEAN_C_RATE_PER_H *
+        battery)`` on average instead of its on-board AC charger's limit.
     """
 
     def __init__(self, env: simpy.Environment, name: str, first_column: int, n_point: int, p_kw: float,
-                 patience_s: float = DEFAULT_PATIENCE_S):
+                 patience_s: float = DEFAULT_PATIENCE_S, dc: bool = False):
         self.env = env
         self.name = name
         self.p_kw = float(p_kw)
         self.patience_s = float(patience_s)
+        self.dc = dc
         self.points = simpy.Store(env, capacity=n_point)
         self.points.items.extend(range(first_column, first_column + n_point))
         self.stats = QueueStats()
@@ -98,7 +103,7 @@ class ChargerPark:
         now = self.env.now
         self.stats.served += 1
         self.stats.wait_served_s.append(now - arrived_s)
-        p_kw = min(self.p_kw, on_board_ac_kw)
+        p_kw = min(self.p_kw, DC_MEAN_C_RATE_PER_H * battery_kwh if self.dc else on_board_ac_kw)
         e_kwh = min(e_wish_kwh, battery_kwh, p_kw * duration_s / HOUR_S)  # = requested_energy_kwh, for scalars
         self.started.append((column, now, now + duration_s, e_kwh, p_kw))
         self.env.timeout(duration_s, value=column).callbacks.append(self._leave)
@@ -143,19 +148,22 @@ def waiting_driver(env: simpy.Environment, park: ChargerPark, get: simpy.Event, 
 
 
 def park_arrivals(env: simpy.Environment, parks: Sequence[ChargerPark], day_start_s: np.ndarray,
-                  rng: np.random.Generator, fleet: Fleet, profile: SessionProfile = PUBLIC):
+                  rng: np.random.Generator, fleet: Fleet, profile: SessionProfile = PUBLIC,
+                  day_factor: np.ndarray | None = None):
     """Bring cars to parks of one kind, day by day, and start `arrive` for each car.
 
     Per local day and park the number of cars is Poisson with mean
-    ``profile.sessions_per_day`` times its points; arrival times, connection
-    times, wished energy and vehicles are drawn for all parks of the day at
-    once (one vectorised draw per day, not per car).
+    ``profile.sessions_per_day`` times its points (times ``day_factor`` of
+    the day, e.g. fewer workplace sessions at weekends); arrival times,
+    connection times, wished energy and vehicles are drawn for all parks of
+    the day at once (one vectorised draw per day, not per car).
     """
     n_point = np.array([len(p.points.items) for p in parks])
-    for day0 in day_start_s:
+    factor = np.ones(len(day_start_s)) if day_factor is None else np.asarray(day_factor, dtype=float)
+    for day0, f in zip(day_start_s, factor):
         if day0 > env.now:
             yield env.timeout(day0 - env.now)
-        n = rng.poisson(profile.sessions_per_day * n_point)
+        n = rng.poisson(profile.sessions_per_day * f * n_point)
         which = np.repeat(np.arange(len(parks)), n)
         t_s = day0 + draw_time_of_day_s(profile.arrival, len(which), rng)
         duration_s, e_wish_kwh = draw_session_parameters(profile, len(which), rng)

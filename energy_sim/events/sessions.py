@@ -1,11 +1,11 @@
 """Charging sessions drawn from Dutch (ElaadNL-derived) distributions.
 
 A session is an EV connected to one charge point: plug-in time, departure
-time, energy wanted and the largest power it can draw. Home sessions have no
-shared resource and are drawn vectorised, one local day at a time; public
-and workplace sessions go through the charger queues of
-`energy_sim.events.public`, which draw their arrivals with the same
-functions.
+time, energy wanted and the largest power it can draw. Home sessions and
+bus-depot sessions have no shared resource and are drawn vectorised, one
+local day at a time; public, workplace and fast-charging sessions go through
+the charger queues of `energy_sim.events.public`, which draw their arrivals
+with the same functions.
 
 Time is in seconds since the scenario start (``*_s``); times of day are
 local (Europe/Amsterdam) and measured from each local midnight, which the
@@ -34,7 +34,11 @@ __all__ = [
     "HOME",
     "PUBLIC",
     "WORKPLACE",
+    "FAST",
     "PROFILES",
+    "DC_MEAN_C_RATE_PER_H",
+    "DepotTimetable",
+    "draw_depot_day",
     "draw_time_of_day_s",
     "draw_session_parameters",
     "draw_home_day",
@@ -49,6 +53,8 @@ class SessionKind(StrEnum):
     home = "home"
     public = "public"
     workplace = "workplace"
+    fast = "fast"
+    bus_depot = "bus_depot"
 
 
 @dataclass(frozen=True)
@@ -145,7 +151,65 @@ WORKPLACE = SessionProfile(
     sessions_per_day=1.0,
 )
 
-PROFILES = {SessionKind.home: HOME, SessionKind.public: PUBLIC, SessionKind.workplace: WORKPLACE}
+#: Fast (DC) charging plazas along motorways and in town (e.g. at the A1/A35).
+#: Arrivals spread over the day with peaks late morning, early afternoon and
+#: the evening commute: 25 % at 10:00 (sd 2 h), 35 % at 13:30 (sd 2.5 h), 40 %
+#: at 17:30 (sd 2 h); median connection 30 min (sigma 0.35), median 25 kWh
+#: (sigma 0.45) - a 10-80 % top-up of a 40-77 kWh car is 28-54 kWh, and many
+#: stops are shorter; 6 sessions per point per day. All ASSUMPTION (no fast
+#: charging figures in hengelo.md; the shape follows the daytime travel
+#: pattern of Dutch motorway traffic, the rate a busy but not saturated plaza).
+FAST = SessionProfile(
+    kind=SessionKind.fast,
+    arrival=ArrivalMixture((0.25, 0.35, 0.40), (10.0, 13.5, 17.5), (2.0, 2.5, 2.0)),
+    duration_median_h=0.5, duration_sigma=0.35,
+    energy_median_kwh=25.0, energy_sigma=0.45,
+    sessions_per_day=6.0,
+)
+
+PROFILES = {SessionKind.home: HOME, SessionKind.public: PUBLIC, SessionKind.workplace: WORKPLACE,
+            SessionKind.fast: FAST}
+
+#: Mean DC charging power over a fast session as a multiple of the car's usable
+#: battery [kW per kWh]. ASSUMPTION: current cars charge 10-80 % (0.7 of the
+#: battery) in ~25-35 min (EV Database "fastcharge 10-80 %" times), i.e. about
+#: 1.2 C on average; the point's own power caps it.
+DC_MEAN_C_RATE_PER_H = 1.2
+
+
+@dataclass(frozen=True)
+class DepotTimetable:
+    """The daily service of an electric bus fleet that charges overnight at its depot.
+
+    Each bus returns in the evening, charges on its own depot charger and
+    leaves the next morning with the energy for the next day's service.
+    Defaults (all ASSUMPTION, typical of Dutch city-bus concessions with 12 m
+    battery buses): back at 22:30 (sd 45 min), out at 05:30 (sd 20 min),
+    230 km a day (sd 35 km) at 1.2 kWh/km (12 m battery buses use roughly
+    1.0-1.4 kWh/km including heating), 400 kWh usable battery.
+
+    Attributes
+    ----------
+    arrival_mean_h, arrival_sd_h : float
+        Return to the depot [h, local time of the service day].
+    departure_mean_h, departure_sd_h : float
+        Departure [h, local time of the next day].
+    km_per_day_mean, km_per_day_sd : float
+        Distance driven per bus per day [km].
+    kwh_per_km : float
+        Energy from the charger per km [kWh/km].
+    battery_kwh : float
+        Usable battery per bus [kWh].
+    """
+
+    arrival_mean_h: float = 22.5
+    arrival_sd_h: float = 0.75
+    departure_mean_h: float = 5.5
+    departure_sd_h: float = 1.0 / 3.0
+    km_per_day_mean: float = 230.0
+    km_per_day_sd: float = 35.0
+    kwh_per_km: float = 1.2
+    battery_kwh: float = 400.0
 
 
 @dataclass
@@ -246,4 +310,39 @@ def draw_home_day(
         departure_s=departure_s,
         e_request_kwh=requested_energy_kwh(e_wish_kwh[col], battery_kwh[col], p_max_kw[col], duration_s[col]),
         p_max_kw=np.asarray(p_max_kw, dtype=float)[col],
+    )
+
+
+def draw_depot_day(day_start_s: float, n_bus: int, p_max_kw: float, rng: np.random.Generator,
+                   timetable: DepotTimetable = DepotTimetable()) -> Sessions:
+    """The overnight depot sessions of a bus fleet after the service of one local day.
+
+    Bus ``i`` charges on depot charger ``i`` (column ``i``) from its return in
+    the evening until its departure the next morning; it asks for the energy
+    of the day driven, limited by its battery and by what the charger can give
+    in the time (`requested_energy_kwh`).
+
+    Parameters
+    ----------
+    day_start_s : float
+        Local midnight of the service day [s since scenario start].
+    n_bus : int
+        Buses, one depot charger each [-].
+    p_max_kw : float
+        Depot charger power [kW].
+    rng : numpy.random.Generator
+    timetable : DepotTimetable
+    """
+    t = timetable
+    arrival_s = day_start_s + rng.normal(t.arrival_mean_h, t.arrival_sd_h, n_bus) * HOUR_S
+    departure_s = day_start_s + DAY_S + rng.normal(t.departure_mean_h, t.departure_sd_h, n_bus) * HOUR_S
+    departure_s = np.maximum(departure_s, arrival_s + 0.25 * HOUR_S)
+    km = np.maximum(rng.normal(t.km_per_day_mean, t.km_per_day_sd, n_bus), 0.0)
+    p_kw = np.full(n_bus, float(p_max_kw))
+    return Sessions(
+        column=np.arange(n_bus, dtype=np.int64),
+        arrival_s=arrival_s,
+        departure_s=departure_s,
+        e_request_kwh=requested_energy_kwh(km * t.kwh_per_km, t.battery_kwh, p_kw, departure_s - arrival_s),
+        p_max_kw=p_kw,
     )

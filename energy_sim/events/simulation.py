@@ -1,14 +1,16 @@
 """The events layer as the engine sees it: one object kept across blocks.
 
-`EvSimulation` owns the simpy environment (public/workplace charger parks,
-the congestion manager), the vectorised home-session draws and the
+`EvSimulation` owns the simpy environment (public, workplace and fast
+charger parks, the congestion manager), the vectorised home and bus-depot
+session draws and the
 `ChargingState` that carries sessions over block boundaries. Per block the
 engine calls `EvSimulation.step_block` and gets power arrays; after its load
 flow it calls `EvSimulation.observe` with what the congestion manager may use
 to plan the next block. `EvSimulation.report` gives the horizon's figures.
 
-Columns: home EVs ``0 .. n_home_ev-1`` then public points ``n_home_ev ..``;
-`EvBlock` splits them again.
+Columns: home EVs ``0 .. n_home_ev-1``, then the charge points of the parks
+in their order, then the depot chargers of the bus depots in theirs;
+`EvBlock` splits home EVs from the rest ("points").
 """
 
 from __future__ import annotations
@@ -25,13 +27,27 @@ from energy_sim.events.charging import ChargingPolicy, ChargingState
 from energy_sim.events.congestion import CongestionManager, Solve, manager_process
 from energy_sim.events.fleet import Fleet, load_ev_fleet
 from energy_sim.events.public import DEFAULT_PATIENCE_S, ChargerPark, park_arrivals
-from energy_sim.events.sessions import HOME, PROFILES, SessionKind, SessionProfile, Sessions, draw_home_day
+from energy_sim.events.sessions import (
+    HOME,
+    PROFILES,
+    DepotTimetable,
+    SessionKind,
+    SessionProfile,
+    Sessions,
+    draw_depot_day,
+    draw_home_day,
+)
 
-__all__ = ["ParkSpec", "EvBlock", "EvReport", "EvSimulation", "local_day_starts_s", "DEFAULT_HOME_CHARGER_KW"]
+__all__ = ["ParkSpec", "DepotSpec", "EvBlock", "EvReport", "EvSimulation", "local_day_starts_s",
+           "DEFAULT_HOME_CHARGER_KW", "FAST_PATIENCE_S"]
 
 #: Home charger power [kW]: 3 x 16 A at 230 V, the common Dutch home wallbox
 #: (ASSUMPTION; 1-phase cars are limited by their on-board charger, ev_fleet.yaml).
 DEFAULT_HOME_CHARGER_KW = 11.0
+
+#: How long a driver waits at a full fast-charging plaza [s]. ASSUMPTION:
+#: 10 minutes, shorter than at AC points because the next plaza is close.
+FAST_PATIENCE_S = 600.0
 
 
 def local_day_starts_s(start_utc: pd.Timestamp, end_utc: pd.Timestamp, timezone: str = "Europe/Amsterdam") -> np.ndarray:
@@ -59,7 +75,8 @@ class ParkSpec:
     p_kw : float
         Power per point [kW].
     kind : SessionKind
-        ``public`` or ``workplace`` (arrival pattern).
+        ``public``, ``workplace`` or ``fast`` (arrival pattern; fast points
+        charge DC, see `energy_sim.events.public.ChargerPark`).
     """
 
     name: str
@@ -70,10 +87,37 @@ class ParkSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", SessionKind(self.kind))
-        if self.kind not in (SessionKind.public, SessionKind.workplace) or self.n_point < 1 or self.p_kw <= 0:
-            raise ValueError(f"charger park {self.name!r} needs kind public or workplace, n_point >= 1 and p_kw > 0 "
-                             f"(got {self.kind}, {self.n_point}, {self.p_kw}); fast chargers and bus depots are "
-                             f"not simulated by the events layer yet")
+        if self.kind not in (SessionKind.public, SessionKind.workplace, SessionKind.fast) or self.n_point < 1 \
+                or self.p_kw <= 0:
+            raise ValueError(f"charger park {self.name!r} needs kind public, workplace or fast, n_point >= 1 and "
+                             f"p_kw > 0 (got {self.kind}, {self.n_point}, {self.p_kw}); bus depots are DepotSpec")
+
+
+@dataclass(frozen=True)
+class DepotSpec:
+    """An electric bus depot: one charger per bus, charging overnight on a timetable.
+
+    Attributes
+    ----------
+    name : str
+    group : int
+        Cap/report group.
+    n_bus : int
+        Buses, one depot charger each [-].
+    p_kw : float
+        Power per depot charger [kW].
+    timetable : DepotTimetable
+    """
+
+    name: str
+    group: int
+    n_bus: int
+    p_kw: float = 150.0
+    timetable: DepotTimetable = DepotTimetable()
+
+    def __post_init__(self) -> None:
+        if self.n_bus < 1 or self.p_kw <= 0:
+            raise ValueError(f"bus depot {self.name!r} needs n_bus >= 1 and p_kw > 0 (got {self.n_bus}, {self.p_kw})")
 
 
 @dataclass
@@ -84,7 +128,8 @@ class EvBlock:
     ----------
     home_kw : ndarray [n_step, n_home_ev]
     public_kw : ndarray [n_step, n_point]
-        Power per home EV / public point [kW], mean over each step.
+        Power per home EV / per charge point of the parks and depots (in the
+        simulation's column order) [kW], mean over each step.
     caps_kw : ndarray [n_step, n_group] or None
         The caps the congestion manager set for this block [kW] (inf: none).
     """
@@ -107,8 +152,8 @@ class EvReport:
         Per park: ``arrived``, ``served``, ``balked``, ``mean_wait_s``, ``max_wait_s``.
     interventions : pandas.DataFrame
         The congestion manager's log (`energy_sim.events.congestion.Intervention`).
-    home_sessions, public_sessions : int
-        Sessions started [-].
+    home_sessions, public_sessions, depot_sessions : int
+        Sessions started at home, at parks (public, workplace, fast) and at bus depots [-].
     simpy_events : int
         Events simpy processed [-].
     """
@@ -119,6 +164,7 @@ class EvReport:
     home_sessions: int
     public_sessions: int
     simpy_events: int = 0
+    depot_sessions: int = 0
 
 
 class _CountingEnvironment(simpy.Environment):
@@ -144,7 +190,7 @@ class EvSimulation:
     home_group : ndarray of int [n_home_ev]
         Group of each home EV (e.g. index of its MV/LV transformer).
     parks : sequence of ParkSpec
-        Public and workplace charger parks; points get columns in this order.
+        Public, workplace and fast charger parks; points get columns in this order.
     group_names : sequence of str [n_group]
         Name of each group (transformer id), for reports and the log.
     rng : numpy.random.Generator
@@ -158,6 +204,14 @@ class EvSimulation:
         Longest wait at a full park [s].
     off_peak_start_h, off_peak_end_h : float
         Off-peak window for the ``off_peak`` policy [h, local].
+    off_peak_spread_h : float
+        Cars waiting for the window start spread over this long after it
+        opens [h] (`energy_sim.events.charging.effective_start_s`).
+    depots : sequence of DepotSpec
+        Bus depots; their chargers get columns after the parks' points.
+    day_factor : dict of SessionKind to ndarray [n_day], optional
+        Sessions per point on each local day relative to the profile's rate
+        (e.g. workplace parks at weekends); default 1.
     solve, element_group : optional
         Enable the congestion manager: the engine's ``solve(forecast, ev_kw)
         -> loading_pct[n_step, n_element]`` and the group of each element.
@@ -176,6 +230,7 @@ class EvSimulation:
                  rng: np.random.Generator, *, policy: ChargingPolicy | str = ChargingPolicy.uncontrolled,
                  fleet: Fleet | None = None, home_charger_kw: float = DEFAULT_HOME_CHARGER_KW,
                  patience_s: float = DEFAULT_PATIENCE_S, off_peak_start_h: float = 23.0, off_peak_end_h: float = 7.0,
+                 off_peak_spread_h: float = 2.0, depots: Sequence[DepotSpec] = (), day_factor: dict | None = None,
                  solve: Solve | None = None, element_group=None, block_s: float = 86_400.0,
                  n_step_block: int = 96, dt_s: float = 900.0, target_loading_pct: float = 100.0,
                  home_profile: SessionProfile = HOME, keep_finished: bool = False):
@@ -185,28 +240,40 @@ class EvSimulation:
         self.parks_spec = list(parks)
         self.group_names = list(group_names)
         self.n_home = len(self.home_group)
-        self.n_point = sum(p.n_point for p in self.parks_spec)
+        self.depots = list(depots)
+        self.n_point = sum(p.n_point for p in self.parks_spec) + sum(d.n_bus for d in self.depots)
         self.home_profile = home_profile
-        vehicle_rng, self._home_rng, park_rng = rng.spawn(3)
+        # spawned in a fixed order: adding depots or fast parks leaves the other streams as they were
+        vehicle_rng, self._home_rng, park_rng, depot_rng = rng.spawn(4)
+        self._depot_rngs = depot_rng.spawn(len(self.depots)) if self.depots else []
         self.home_battery_kwh, on_board_kw = fleet.draw(self.n_home, vehicle_rng)
         self.home_p_max_kw = np.minimum(on_board_kw, home_charger_kw)
         self._busy_until_s = np.full(self.n_home, -np.inf)
         self._next_day = 0
-        group_of_column = np.concatenate([self.home_group, np.repeat([p.group for p in self.parks_spec],
-                                                                     [p.n_point for p in self.parks_spec])])
+        group_of_column = np.concatenate([
+            self.home_group,
+            np.repeat([p.group for p in self.parks_spec], [p.n_point for p in self.parks_spec]),
+            np.repeat([d.group for d in self.depots], [d.n_bus for d in self.depots]),
+        ])
         self.state = ChargingState(group_of_column.astype(np.int64), len(self.group_names), policy,
-                                   self.day_start_s, off_peak_start_h, off_peak_end_h, keep_finished)
+                                   self.day_start_s, off_peak_start_h, off_peak_end_h, keep_finished,
+                                   off_peak_spread_h)
         self.env = _CountingEnvironment()
         self.parks: list[ChargerPark] = []
         first = self.n_home
         for spec in self.parks_spec:
-            self.parks.append(ChargerPark(self.env, spec.name, first, spec.n_point, spec.p_kw, patience_s))
+            fast = spec.kind == SessionKind.fast
+            self.parks.append(ChargerPark(self.env, spec.name, first, spec.n_point, spec.p_kw,
+                                          FAST_PATIENCE_S if fast else patience_s, dc=fast))
             first += spec.n_point
+        self._depot_first_column = first + np.cumsum([0] + [d.n_bus for d in self.depots])[:-1]
         # one arrival process (and random stream) per kind of park, in SessionKind order
-        for kind, stream in zip((SessionKind.public, SessionKind.workplace), park_rng.spawn(2)):
+        day_factor = day_factor or {}
+        for kind, stream in zip((SessionKind.public, SessionKind.workplace, SessionKind.fast), park_rng.spawn(3)):
             parks = [park for park, spec in zip(self.parks, self.parks_spec) if spec.kind == kind]
             if parks:
-                self.env.process(park_arrivals(self.env, parks, self.day_start_s, stream, fleet, PROFILES[kind]))
+                self.env.process(park_arrivals(self.env, parks, self.day_start_s, stream, fleet, PROFILES[kind],
+                                               day_factor.get(kind)))
         self.manager = None
         if solve is not None:
             self.manager = CongestionManager(solve, element_group, group_of_column, self.group_names, n_step_block,
@@ -214,15 +281,22 @@ class EvSimulation:
             self.env.process(manager_process(self.env, self.manager, block_s))
         self.home_sessions = 0
         self.public_sessions = 0
+        self.depot_sessions = 0
         self._last_unmanaged: np.ndarray | None = None
 
-    def _draw_home_until(self, end_s: float) -> Sessions:
-        parts = []
+    def _draw_days_until(self, end_s: float) -> tuple[Sessions, Sessions]:
+        """Home and depot sessions of the local days starting before ``end_s`` not drawn yet."""
+        home, depot = [], []
         while self._next_day < len(self.day_start_s) and self.day_start_s[self._next_day] < end_s:
-            parts.append(draw_home_day(self.day_start_s[self._next_day], self._busy_until_s, self.home_battery_kwh,
-                                       self.home_p_max_kw, self._home_rng, self.home_profile))
+            day0 = self.day_start_s[self._next_day]
+            home.append(draw_home_day(day0, self._busy_until_s, self.home_battery_kwh, self.home_p_max_kw,
+                                      self._home_rng, self.home_profile))
+            for spec, first, rng in zip(self.depots, self._depot_first_column, self._depot_rngs):
+                day = draw_depot_day(day0, spec.n_bus, spec.p_kw, rng, spec.timetable)
+                day.column += first
+                depot.append(day)
             self._next_day += 1
-        return Sessions.concat(parts)
+        return Sessions.concat(home), Sessions.concat(depot)
 
     def step_block(self, block_start_s: float, n_step: int, dt_s: float, caps_kw: np.ndarray | None = None) -> EvBlock:
         """Advance the events to the end of the block and return its charging power.
@@ -243,9 +317,11 @@ class EvSimulation:
             raise ValueError(f"EV block starting at {block_start_s} s lies before the events clock ({self.env.now} s); "
                              f"call step_block once per block, in time order")
         block_end_s = block_start_s + n_step * dt_s
-        home = self._draw_home_until(block_end_s)
+        home, depot = self._draw_days_until(block_end_s)
         self.state.add(home)
+        self.state.add(depot)
         self.home_sessions += len(home)
+        self.depot_sessions += len(depot)
         self.env.run(until=block_end_s)
         public = Sessions.concat([park.take_started() for park in self.parks])
         self.state.add(public)
@@ -280,4 +356,5 @@ class EvSimulation:
             columns=["park", "arrived", "served", "balked", "mean_wait_s", "max_wait_s"],
         ).set_index("park")
         interventions = self.manager.log_frame() if self.manager is not None else pd.DataFrame()
-        return EvReport(energy, queues, interventions, self.home_sessions, self.public_sessions, self.env.n_events)
+        return EvReport(energy, queues, interventions, self.home_sessions, self.public_sessions, self.env.n_events,
+                        self.depot_sessions)

@@ -91,9 +91,9 @@ def block_dataset(
     return xr.Dataset(data_vars, coords)
 
 
-def _ev_variables(report, trafo_wijk: list[str], wijk_codes: list[str], start_utc: pd.Timestamp) -> dict:
+def _ev_variables(report, ev_group_wijk: list[str], wijk_codes: list[str], start_utc: pd.Timestamp) -> dict:
     """EV energy per wijk, queue figures per charging location, the congestion manager's log."""
-    energy = report.energy_by_group.groupby(np.asarray(trafo_wijk)).sum().reindex(wijk_codes, fill_value=0.0)
+    energy = report.energy_by_group.groupby(np.asarray(ev_group_wijk)).sum().reindex(wijk_codes, fill_value=0.0)
     queues = report.queues
     log = report.interventions
     when = lambda seconds: (start_utc + pd.to_timedelta(np.asarray(seconds, dtype=float), unit="s")).tz_convert(
@@ -142,10 +142,14 @@ def horizon_dataset(
     bus_violation_h: np.ndarray,
     e_mwh: np.ndarray,
     ev_report=None,
-    trafo_wijk: list[str] | None = None,
+    ev_group_wijk: list[str] | None = None,
     start_utc: pd.Timestamp | None = None,
 ) -> xr.Dataset:
-    """Results over the whole horizon: per-element metrics, per-bus extremes, events, energy, EV figures."""
+    """Results over the whole horizon: per-element metrics, per-bus extremes, events, energy, EV figures.
+
+    ``ev_group_wijk`` gives the wijk of each report group of ``ev_report``
+    (`energy_sim.events.wiring.EvWiring.group_wijk`).
+    """
     tables = [trafo_acc.events().assign(kind="trafo"), line_acc.events().assign(kind="line")]
     tables = [t for t in tables if len(t)] or tables[:1]
     events = pd.concat(tables, ignore_index=True).sort_values(
@@ -187,7 +191,7 @@ def horizon_dataset(
         "bus_wijk": xr.Variable("bus", np.asarray(bus_wijk, dtype=str)),
     }
     if ev_report is not None:
-        ev_vars = _ev_variables(ev_report, trafo_wijk, wijk_codes, start_utc)
+        ev_vars = _ev_variables(ev_report, ev_group_wijk, wijk_codes, start_utc)
         coords["park"] = ev_vars.pop("park")
         data_vars.update(ev_vars)
     return xr.Dataset(data_vars, coords)
