@@ -77,9 +77,8 @@ HEAT_LOSS_SIGMA = 0.25
 #: What the engine does not simulate yet; printed with every summary.
 NOT_YET_SIMULATED = (
     "heat networks and batteries (issue 4/5): in the grid, no power yet",
-    "PV curtailment, heat-pump flexibility, battery dispatch and flexible connections in the congestion manager "
-    "(issue 5): only smart-charging caps are applied",
-    "outages (issue 5): modelled in energy_sim.events.outages, not yet applied to the grid in runs",
+    "PV and wind curtailment, heat-pump flexibility and battery dispatch in the congestion manager (issue 5): it "
+    "applies smart-charging caps (EVs per MV/LV transformer) and flexible connections (fast plazas, bus depots)",
 )
 
 
@@ -366,33 +365,39 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
     ], ignore_index=True)
     block_steps = max(1, int(scenario.policies.congestion_manager.block_h * 60 // scenario.horizon.resolution_min))
     manager = scenario.policies.congestion_manager
-    manage = manager.enabled and Measure.smart_charging in manager.measures
+    manage = manager.enabled and bool({Measure.smart_charging, Measure.flexible_connections} & set(manager.measures))
     trafo_of = {name: i for i, name in enumerate(solver.lv_trafo_ids)}
+    # what the manager's solve reports: MV/LV transformers, LV feeder heads (their transformer's group), then
+    # MV cables and the HV/MV station (shared by the charging hubs)
     element_group = np.concatenate([np.arange(len(trafo_of)),
                                     [trafo_of[s] for s in solver.feeder_table().substation]]).astype(np.int64)
+    n_mv_element = len(solver.mv_line_table()) + len(solver.station_trafo_table())
+    mv_elements = np.arange(len(element_group), len(element_group) + n_mv_element)
+    element_group = np.concatenate([element_group, np.full(n_mv_element, -1)])
 
     def solve_with_ev(forecast, ev_kw: np.ndarray) -> np.ndarray:
-        """Loading of every MV/LV transformer and feeder head for a block's base load plus `ev_kw`."""
-        base_p, base_q, base_pv, base_extra, base_mv, base_t = forecast
+        """Loading of every managed element (see ``element_group``) for a block's base load plus `ev_kw`."""
+        base_p, base_q, base_pv, base_extra, base_mv, base_mv_load, base_t = forecast
         n = len(ev_kw)
         p_kw = {c: a[:n].copy() for c, a in base_p.items()}
         x_kw = {c: a[:n].copy() for c, a in base_extra.items()}
+        mv_kw = base_mv_load[:n].copy()
         n_home = ev.simulation.n_home
-        hub_kw = np.zeros((n, len(hub_ids)))
-        ev.add(ev_kw[:, :n_home], ev_kw[:, n_home:], p_kw, x_kw, hub_kw)
-        # the manager caps LV groups only: the MV side of this solve is not read
+        ev.add(ev_kw[:, :n_home], ev_kw[:, n_home:], p_kw, x_kw, mv_kw[:, :len(hub_ids)])
         grid = solver.solve_block(p_kw, {c: a[:n] for c, a in base_q.items()}, {c: a[:n] for c, a in base_pv.items()},
-                                  x_kw, base_mv[:n], base_t[:n])
-        return np.hstack([grid.trafo_loading_pct, grid.feeder_loading_pct])
+                                  x_kw, base_mv[:n], base_t[:n], mv_load_p_mw=mv_kw / 1000.0)
+        return np.hstack([grid.trafo_loading_pct, grid.feeder_loading_pct, grid.mv_line_loading_pct,
+                          grid.station_trafo_loading_pct])
 
     ev = build_ev_wiring(
         scenario, city, wijken, {c: h.ids for c, h in homes.items()}, extra_ids, solver.lv_trafo_ids,
         solver.lv_trafo_wijk, time_utc, block_steps, np.random.default_rng([seed, STREAM_EV]),
         lambda k: np.random.default_rng([seed, STREAM_EV_ADOPTION, k]),
-        solve=solve_with_ev if manage else None, element_group=element_group,
+        solve=solve_with_ev if manage else None, element_group=element_group, mv_elements=mv_elements,
     )
     if manager.enabled and not manage:
-        notes.append("congestion manager enabled without smart_charging among its measures: no measure it can apply yet")
+        notes.append("congestion manager enabled without smart_charging or flexible_connections among its measures: "
+                     "no measure it can apply yet")
 
     trafo_acc = LoadingAccumulator(trafo_table.trafo.to_numpy(), trafo_table.s_rated_mva.to_numpy(), dt_h)
     line_acc = LoadingAccumulator(line_table.line.to_numpy(), line_table.s_rated_mva.to_numpy(), dt_h)
@@ -444,7 +449,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
             if ev is not None:
                 forecast = (
                     {c: a.copy() for c, a in home_p.items()}, home_q, pv, {c: a.copy() for c, a in extra.items()},
-                    mv_power_mw[i0:i1], t,
+                    mv_power_mw[i0:i1], mv_load_kw.copy(), t,
                 ) if manage else None
                 ev_block = ev.simulation.step_block(i0 * dt_h * 3600.0, i1 - i0, dt_h * 3600.0)
                 ev_kw = ev.add(ev_block.home_kw, ev_block.public_kw, home_p, extra, mv_load_kw[:, :len(hub_ids)])

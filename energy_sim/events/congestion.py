@@ -1,4 +1,4 @@
-"""The congestion manager: a simpy process that caps EV charging per group.
+"""The congestion manager: a simpy process that caps charging power per group.
 
 DESIGN.md decision 2: the manager wakes once per control block (default one
 day) and decides the caps for the block that starts, from what it knew at
@@ -8,7 +8,17 @@ reported through `CongestionManager.observe` (persistence: base load and the
 EV demand as it would have been without caps, step by step, one block
 earlier).
 
-Decision, per group (e.g. the EVs under one MV/LV transformer):
+Groups and measures. A group is a set of charge points the manager can cap
+together, with the grid elements they load: the EVs under one MV/LV
+transformer (its transformer and feeder heads; measure ``smart_charging``),
+or one large MV user on a non-firm connection agreement - a fast-charging
+plaza or a bus depot (the HV/MV station and MV cables; measure
+``flexible_connections``, as Dutch grid operators offer with time-bound or
+capacity-limited transport rights). An element may belong to several groups
+(the station serves every MV user); each group is capped only by a measure
+the scenario enables.
+
+Decision, per group:
 
 1. Solve the forecast block without EVs and with the forecast EV demand
    (``solve`` is the engine's batched load flow). If no element of the group
@@ -21,8 +31,10 @@ Decision, per group (e.g. the EVs under one MV/LV transformer):
 3. Smart charging (`energy_sim.events.charging`) then delivers EV energy as
    early as the cap allows, i.e. later within each car's dwell time.
 
-Every intervention is logged (time, element, measure, window, forecast
-loading, energy shifted). PV curtailment is not implemented yet.
+A group whose cap would not bind (its forecast power never reaches the
+cap, e.g. a plaza far from an overloaded MV cable) is left alone. Every
+intervention is logged (time, group, measure, window, forecast loading,
+energy shifted).
 """
 
 from __future__ import annotations
@@ -95,7 +107,7 @@ class CongestionManager:
     group_of_column : ndarray of int [n_column]
         Group of each EV column.
     group_names : sequence of str [n_group]
-        Element names for the log.
+        Group names for the log (e.g. transformer id, charging hub).
     n_step : int
         Steps per block [-].
     dt_s : float
@@ -104,15 +116,33 @@ class CongestionManager:
         Loading to keep below [%] (default 100).
     corrections : int
         Secant corrections after the linear estimate [-].
+    shared_elements : (ndarray of int, ndarray of int), optional
+        Further (element, group) memberships, for elements several groups
+        load (e.g. the HV/MV station and every charging hub).
+    group_measure : sequence of Measure [n_group], optional
+        The measure that caps each group (default ``smart_charging``).
+    measures : collection of Measure, optional
+        The measures the scenario allows (default: all); groups of other
+        measures are never capped.
     """
 
     def __init__(self, solve: Solve, element_group, group_of_column, group_names: Sequence[str], n_step: int,
-                 dt_s: float, target_loading_pct: float = 100.0, corrections: int = 2):
+                 dt_s: float, target_loading_pct: float = 100.0, corrections: int = 2, *,
+                 shared_elements: tuple[np.ndarray, np.ndarray] | None = None,
+                 group_measure: Sequence[Measure] | None = None, measures=None):
         self.solve = solve
-        self.element_group = np.asarray(element_group, dtype=np.int64)
+        element_group = np.asarray(element_group, dtype=np.int64)
+        managed = np.flatnonzero(element_group >= 0)
+        shared_e, shared_g = shared_elements if shared_elements is not None else ((), ())
+        self._pair_element = np.concatenate([managed, np.asarray(shared_e, dtype=np.int64)])
+        self._pair_group = np.concatenate([element_group[managed], np.asarray(shared_g, dtype=np.int64)])
         self.group_of_column = np.asarray(group_of_column, dtype=np.int64)
         self.group_names = list(group_names)
         self.n_group = len(self.group_names)
+        self.group_measure = [Measure(m) for m in group_measure] if group_measure is not None \
+            else [Measure.smart_charging] * self.n_group
+        allowed = set(Measure) if measures is None else {Measure(m) for m in measures}
+        self._enabled = np.array([m in allowed for m in self.group_measure], dtype=bool)
         self.n_step = int(n_step)
         self.dt_s = float(dt_s)
         self.target_loading_pct = float(target_loading_pct)
@@ -151,8 +181,7 @@ class CongestionManager:
         self.solves += 1
         loading = np.asarray(self.solve(self._forecast, ev_kw), dtype=float)
         out = np.full((len(loading), self.n_group), -np.inf)
-        managed = self.element_group >= 0
-        np.maximum.at(out.T, self.element_group[managed], loading[:, managed].T)
+        np.maximum.at(out.T, self._pair_group, loading[:, self._pair_element].T)
         return out
 
     def decide(self, now_s: float) -> None:
@@ -163,21 +192,24 @@ class CongestionManager:
         fc = self._ev_forecast_kw
         target = self.target_loading_pct
         l_fc = self._group_max_loading(fc)
-        over = (l_fc > target).any(axis=0)
+        over = (l_fc > target).any(axis=0) & self._enabled
         if not over.any():
             return
-        l0 = self._group_max_loading(np.zeros_like(fc))
         # where EVs sit in each group: as forecast at that step, uniform where none were
         f_group = self._group_sum(fc)
         n_col_g = np.bincount(self.group_of_column, minlength=self.n_group)
         share = np.where(f_group[:, self.group_of_column] > 0,
                          fc / np.where(f_group > 0, f_group, 1.0)[:, self.group_of_column],
                          1.0 / np.maximum(n_col_g, 1)[self.group_of_column])
-        share[:, ~over[self.group_of_column]] = 0.0
+        capped_column = over[self.group_of_column]
+        share[:, ~capped_column] = 0.0
+        # groups not capped draw their forecast (they may share elements with capped ones)
+        base = np.where(capped_column, 0.0, fc)
 
         def loading_at(group_kw):
-            return self._group_max_loading(share * group_kw[:, self.group_of_column])
+            return self._group_max_loading(base + share * group_kw[:, self.group_of_column])
 
+        l0 = loading_at(np.zeros_like(f_group))
         probe_kw = np.broadcast_to(np.maximum(f_group.max(axis=0), 1.0), f_group.shape).copy()
         l_probe = loading_at(probe_kw)
         slope = np.maximum((l_probe - l0) / probe_kw, 1e-9)  # % per kW
@@ -188,14 +220,18 @@ class CongestionManager:
             fix = (cap > 0) & (rise > 1e-9)
             cap = np.where(fix, cap * (target - l0) / np.where(fix, rise, 1.0), cap)
             cap = np.maximum(cap, 0.0)
-        l_plan = loading_at(cap)
-        caps = np.full(f_group.shape, np.inf)
-        caps[:, over] = cap[:, over]
-        self.caps_kw = caps
+        # a cap the group's forecast power never reaches changes nothing: leave that group alone
+        over &= (cap < f_group - 1e-9).any(axis=0)
+        if not over.any():
+            return
+        capped_column = over[self.group_of_column]
+        l_plan = self._group_max_loading(np.where(capped_column, share * cap[:, self.group_of_column], fc))
+        cap[:, ~over] = np.inf
+        self.caps_kw = cap
         n = len(fc)
         for g in np.flatnonzero(over):
             item = Intervention(
-                time_s=now_s, element=self.group_names[g], measure=Measure.smart_charging,
+                time_s=now_s, element=self.group_names[g], measure=self.group_measure[g],
                 window_start_s=now_s, window_end_s=now_s + n * self.dt_s,
                 forecast_loading_pct=float(l_fc[:, g].max()), planned_loading_pct=float(l_plan[:, g].max()),
                 cap_min_kw=float(cap[:, g].min()),

@@ -221,6 +221,8 @@ class EvSimulation:
         Steps per block and step length [s] (for the manager).
     target_loading_pct : float
         Manager's loading limit [%].
+    shared_elements, group_measure, measures : optional
+        Passed to `energy_sim.events.congestion.CongestionManager`.
     home_profile : SessionProfile
     keep_finished : bool
         Keep every finished session (tests).
@@ -233,7 +235,7 @@ class EvSimulation:
                  off_peak_spread_h: float = 2.0, depots: Sequence[DepotSpec] = (), day_factor: dict | None = None,
                  solve: Solve | None = None, element_group=None, block_s: float = 86_400.0,
                  n_step_block: int = 96, dt_s: float = 900.0, target_loading_pct: float = 100.0,
-                 home_profile: SessionProfile = HOME, keep_finished: bool = False):
+                 shared_elements=None, group_measure=None, measures=None, home_profile: SessionProfile = HOME, keep_finished: bool = False):
         fleet = fleet or load_ev_fleet()
         self.day_start_s = np.asarray(day_start_s, dtype=float)
         self.home_group = np.asarray(home_group, dtype=np.int64)
@@ -277,7 +279,8 @@ class EvSimulation:
         self.manager = None
         if solve is not None:
             self.manager = CongestionManager(solve, element_group, group_of_column, self.group_names, n_step_block,
-                                             dt_s, target_loading_pct)
+                                             dt_s, target_loading_pct, shared_elements=shared_elements,
+                                             group_measure=group_measure, measures=measures)
             self.env.process(manager_process(self.env, self.manager, block_s))
         self.home_sessions = 0
         self.public_sessions = 0

@@ -26,6 +26,7 @@ import pandas as pd
 
 from energy_sim.events.simulation import DepotSpec, EvSimulation, ParkSpec, local_day_starts_s
 from energy_sim.events.sessions import SessionKind
+from energy_sim.scenario.schema import Measure
 
 __all__ = ["EvWiring", "build_ev_wiring", "mv_charging_hub_ids", "WORKPLACE_WEEKEND_FACTOR"]
 
@@ -95,7 +96,7 @@ def _workplace_day_factor(day_start_s: np.ndarray, start_utc: pd.Timestamp, time
 def build_ev_wiring(scenario, city, wijken, home_ids: dict[str, list[str]], extra_ids: dict[str, list[str]],
                     lv_trafo_ids: list[str], lv_trafo_wijk: list[str], time_utc: pd.DatetimeIndex, block_steps: int,
                     rng_ev: np.random.Generator, rng_adoption_of_wijk, solve=None,
-                    element_group=None) -> EvWiring | None:
+                    element_group=None, mv_elements=()) -> EvWiring | None:
     """The city's EV layer: EV homes per wijk, public/workplace parks on their LV grids, hubs on MV.
 
     Parameters
@@ -117,7 +118,13 @@ def build_ev_wiring(scenario, city, wijken, home_ids: dict[str, list[str]], extr
     rng_adoption_of_wijk : callable
         ``k -> Generator`` choosing the EV homes of wijk number ``k``.
     solve, element_group : optional
-        The congestion manager's load flow and element groups (`EvSimulation`).
+        The congestion manager's load flow and the group of each element it
+        reports (`EvSimulation`): MV/LV transformers and feeder heads belong
+        to their transformer's group (measure ``smart_charging``).
+    mv_elements : sequence of int
+        Positions of the MV elements (HV/MV station, MV cables) in what
+        ``solve`` reports; they belong to every charging hub's group
+        (measure ``flexible_connections``).
 
     Returns
     -------
@@ -167,10 +174,17 @@ def build_ev_wiring(scenario, city, wijken, home_ids: dict[str, list[str]], extr
         return None
     dt_s = scenario.horizon.resolution_min * 60.0
     day_start_s = local_day_starts_s(time_utc[0], time_utc[-1] + pd.Timedelta(seconds=dt_s), scenario.horizon.timezone)
+    n_lv = len(lv_trafo_ids)
+    hub_groups = np.arange(n_lv, len(group_names))
+    mv_elements = np.asarray(mv_elements, dtype=np.int64)
+    manager = scenario.policies.congestion_manager
     simulation = EvSimulation(
         day_start_s, home_group, parks, group_names, rng_ev,
         policy=scenario.policies.charging, depots=depots,
         day_factor={SessionKind.workplace: _workplace_day_factor(day_start_s, time_utc[0], scenario.horizon.timezone)},
         solve=solve, element_group=element_group, block_s=block_steps * dt_s, n_step_block=block_steps, dt_s=dt_s,
+        shared_elements=(np.tile(mv_elements, len(hub_groups)), np.repeat(hub_groups, len(mv_elements))),
+        group_measure=[Measure.smart_charging] * n_lv + [Measure.flexible_connections] * len(hub_groups),
+        measures=manager.measures,
     )
     return EvWiring(simulation, home_slices, park_targets + depot_targets, group_wijk)

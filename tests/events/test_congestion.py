@@ -106,3 +106,71 @@ def test_manager_caps_the_next_day_and_conserves_energy(grid):
     totals = sim.report().energy_by_group.loc["trafo"]
     assert totals.undelivered_kwh == pytest.approx(0.0, abs=1e-6)
     assert totals.delivered_kwh == pytest.approx(totals.requested_kwh)
+
+
+# --- flexible (non-firm) connection of a bus depot on an MV cable -----------------------------------------
+#
+# A 10 kV cable (NA2XS2Y 1x95 RM/25 12/20 kV: 252 A, 4.36 MVA at 10 kV) feeds a firm 2 MW load and a depot of
+# 20 buses on 150 kW chargers that all return at 22:30 wanting 276 kWh each (5,520 kWh). Uncontrolled the
+# depot draws 3 MW for 1.84 h: 5 MW on the cable, ~115 %. With a non-firm connection the manager caps the
+# depot so that the cable stays at 100 %; the night (7 h) is long enough to deliver everything.
+
+N_BUS = 20
+FIRM_MW = 2.0
+
+
+@pytest.fixture(scope="module")
+def mv_cable():
+    import pandapower as pp
+
+    net = pp.create_empty_network()
+    b0, b1 = pp.create_bus(net, 10.0), pp.create_bus(net, 10.0)
+    pp.create_ext_grid(net, b0)
+    pp.create_line(net, b0, b1, 2.0, "NA2XS2Y 1x95 RM/25 12/20 kV")
+    pp.create_load(net, b1, p_mw=0.0)
+    return BatchedLoadFlow(net)
+
+
+def _depot_run(mv_cable, measures, n_days=4):
+    from energy_sim.events.sessions import DepotTimetable
+    from energy_sim.events.simulation import DepotSpec
+    from energy_sim.scenario.schema import Measure
+
+    timetable = DepotTimetable(arrival_sd_h=0.0, departure_sd_h=0.0, km_per_day_sd=0.0)
+
+    def line_loading(forecast, ev_kw):
+        p_mw = FIRM_MW + ev_kw.sum(axis=1, keepdims=True) / 1000.0
+        res = mv_cable.solve(p_mw, np.zeros_like(p_mw), np.zeros((len(p_mw), 0)))
+        return res.line_loading_pct
+
+    sim = EvSimulation(np.arange(n_days + 1) * 86_400.0, np.zeros(0, dtype=int), [], ["depot"],
+                       np.random.default_rng(1), policy=ChargingPolicy.smart, solve=line_loading,
+                       element_group=np.array([-1]), shared_elements=(np.array([0]), np.array([0])),
+                       group_measure=[Measure.flexible_connections], measures=measures,
+                       depots=[DepotSpec("depot", 0, N_BUS, 150.0, timetable)], n_step_block=N_STEP, dt_s=DT_S)
+    loading = []
+    for day in range(n_days):
+        block = sim.step_block(day * 86_400.0, N_STEP, DT_S)
+        loading.append(line_loading(None, block.public_kw)[:, 0])
+        sim.observe("the block that ended")  # the solve needs nothing else from the engine
+    return sim, np.array(loading)
+
+
+def test_flexible_connection_caps_the_depot_to_the_cable_rating(mv_cable):
+    sim, loading = _depot_run(mv_cable, ["smart_charging", "flexible_connections"])
+    assert loading[0].max() > 110.0  # day 0: nothing known yet, uncontrolled
+    # day 1 still carries night 0's uncapped tail after midnight (unseen by day 0's forecast); from day 2 on
+    # every step of the night is forecast and capped
+    assert loading[2:].max() <= 100.5
+    log = sim.report().interventions
+    assert set(log.measure) == {"flexible_connections"} and set(log.element) == {"depot"}
+    assert (log.energy_shifted_kwh > 0).all()
+    totals = sim.report().energy_by_group.loc["depot"]
+    assert totals.undelivered_kwh == pytest.approx(0.0, abs=1e-6)
+    assert totals.requested_kwh == pytest.approx(N_BUS * 230 * 1.2 * 3, rel=1e-9)  # three finished nights
+
+
+def test_a_measure_the_scenario_does_not_allow_is_not_applied(mv_cable):
+    sim, loading = _depot_run(mv_cable, ["smart_charging"])
+    assert loading[2:].max() > 110.0
+    assert len(sim.report().interventions) == 0
