@@ -35,6 +35,7 @@ from energy_sim.grid.build import (
 )
 from energy_sim.grid.metrics import LoadingAccumulator
 from energy_sim.grid.simulate import CitySolver
+from energy_sim.profiles.assets_in_runs import assets_in_run, heat_network_dwellings
 from energy_sim.profiles.heat import heat_pump_group_electric_kw, load_building_archetype
 from energy_sim.profiles.household import household_load_kw, household_traits
 from energy_sim.profiles.solar import SolarField as SolarFieldModel
@@ -76,9 +77,9 @@ HEAT_LOSS_SIGMA = 0.25
 
 #: What the engine does not simulate yet; printed with every summary.
 NOT_YET_SIMULATED = (
-    "heat networks and batteries (issue 4/5): in the grid, no power yet",
     "PV and wind curtailment, heat-pump flexibility and battery dispatch in the congestion manager (issue 5): it "
     "applies smart-charging caps (EVs per MV/LV transformer) and flexible connections (fast plazas, bus depots)",
+    "outages (issue 5): modelled in energy_sim.events.outages, not yet applied to the grid in runs",
 )
 
 
@@ -167,8 +168,16 @@ class WijkHomes:
     heat_pumps: list[HeatPumpGroup]
 
 
-def _wijk_homes(w, k: int, ids: list[str], seed: int) -> WijkHomes:
-    """The homes of wijk number `k`: who has PV and heat pumps, annual use, routines, heat-loss coefficients."""
+def _wijk_homes(w, k: int, ids: list[str], seed: int, n_on_heat_network: int = 0) -> WijkHomes:
+    """The homes of wijk number `k`: who has PV and heat pumps, annual use, routines, heat-loss coefficients.
+
+    The first `n_on_heat_network` homes (those of the wijk's first LV grids:
+    a heat network serves a contiguous part of a wijk) are heated by a heat
+    network (`energy_sim.profiles.assets_in_runs`) and get no heat pump; the
+    heat-pump shares stay shares of all the wijk's dwellings, drawn from the
+    other homes (at most all of them). Their gas boilers, like every home's,
+    are not part of the electricity results.
+    """
     n = len(ids)
     adoption_rng = np.random.default_rng([seed, STREAM_ADOPTION, k])
     has_pv = _adopters(adoption_rng, n, w.adoption.pv_frac)
@@ -177,8 +186,9 @@ def _wijk_homes(w, k: int, ids: list[str], seed: int) -> WijkHomes:
     # one shared day factor for the whole city (common_seed), per-home routines per wijk
     traits = household_traits(n, rng=np.random.default_rng([seed, STREAM_HOUSEHOLD_TRAITS, k]), common_seed=seed)
     heat_order = adoption_rng.permutation(n)
-    n_hp = int(round(w.adoption.heat_pump_frac * n))
-    n_hybrid = int(round(w.adoption.hybrid_heat_pump_frac * n))
+    heat_order = heat_order[heat_order >= min(n_on_heat_network, n)]
+    n_hp = min(int(round(w.adoption.heat_pump_frac * n)), len(heat_order))
+    n_hybrid = min(int(round(w.adoption.hybrid_heat_pump_frac * n)), len(heat_order) - n_hp)
     archetype = load_building_archetype(w.building_archetype)
     heat_rng = np.random.default_rng([seed, STREAM_HEAT_DEMAND, k])
     groups = []
@@ -338,19 +348,26 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
 
     homes: dict[str, WijkHomes] = {}
     extra_ids: dict[str, list[str]] = {}
+    on_heat_network = heat_network_dwellings(scenario, [w.code for w in wijken])
     for k, w in enumerate(wijken):
         conns = pd.concat([grid.connections for grid in city.lv_grids[w.code]], ignore_index=True)
         extra_ids[w.code] = conns.connection_id[(conns.element == "load") & (conns.kind != "household")].tolist()
-        homes[w.code] = _wijk_homes(w, k, conns.connection_id[conns.kind == "household"].tolist(), seed)
+        homes[w.code] = _wijk_homes(w, k, conns.connection_id[conns.kind == "household"].tolist(), seed,
+                                    on_heat_network[w.code])
+        if on_heat_network[w.code] > len(homes[w.code].ids):
+            notes.append(f"wijk {w.code}: heat networks connect {on_heat_network[w.code]} dwellings but the wijk "
+                         f"has {len(homes[w.code].ids)}; all its homes are on heat and their demand is simulated in full")
 
     stage(f"grids built ({city.n_buses:,} buses); preparing the load flow and the profiles")
     mv_ids, mv_categories, mv_power_mw = _mv_generation_mw(scenario, weather, time_utc)
     mv_wijk = {c.connection_id: c.wijk_code for c in mv_conns}
-    # MV loads, in the column order of the per-block mv_load_kw array: charging hubs (fast plazas, bus depots)
+    # MV loads (assets.mv_load_ids): heat plants, MV batteries, then charging hubs (fast plazas, bus depots)
     hub_ids = mv_charging_hub_ids(scenario, [w.code for w in wijken])
-    mv_load_ids = hub_ids
+    assets = assets_in_run(scenario, [w.code for w in wijken], city.lv_grids, {c: h.ids for c, h in homes.items()},
+                           extra_ids, city.mv.connections, lambda a: _active(a, time_utc, scenario.horizon.timezone),
+                           dt_h, hub_ids)
     solver = CitySolver(city, [w.code for w in wijken], {c: h.ids for c, h in homes.items()}, extra_ids,
-                        mv_ids, tuple(g.voltage_band_pu), mv_load_ids=mv_load_ids)
+                        mv_ids, tuple(g.voltage_band_pu), mv_load_ids=assets.mv_load_ids)
     pv_per_kwp = rooftop_pv_kw_per_kwp(weather)
 
     wijk_codes = [w.code for w in wijken]
@@ -383,7 +400,9 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
         x_kw = {c: a[:n].copy() for c, a in base_extra.items()}
         mv_kw = base_mv_load[:n].copy()
         n_home = ev.simulation.n_home
-        ev.add(ev_kw[:, :n_home], ev_kw[:, n_home:], p_kw, x_kw, mv_kw[:, :len(hub_ids)])
+        hub_kw = np.zeros((n, len(hub_ids)))
+        ev.add(ev_kw[:, :n_home], ev_kw[:, n_home:], p_kw, x_kw, hub_kw)
+        mv_kw[:, assets.hub_columns] += hub_kw
         grid = solver.solve_block(p_kw, {c: a[:n] for c, a in base_q.items()}, {c: a[:n] for c, a in base_pv.items()},
                                   x_kw, base_mv[:n], base_t[:n], mv_load_p_mw=mv_kw / 1000.0)
         return np.hstack([grid.trafo_loading_pct, grid.feeder_loading_pct, grid.mv_line_loading_pct,
@@ -430,7 +449,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
             i1 = min(i0 + block_steps, len(time_utc))
             t = time_utc[i0:i1]
             home_p, home_q, pv, extra = {}, {}, {}, {}
-            mv_load_kw = np.zeros((i1 - i0, len(mv_load_ids)))
+            hub_kw = np.zeros((i1 - i0, len(hub_ids)))
             category_mw = np.zeros((i1 - i0, len(wijk_codes), len(CATEGORIES)))
             for k, code in enumerate(wijk_codes):
                 h = homes[code]
@@ -447,19 +466,23 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                 category_mw[:, k, CATEGORIES.index("household")] = load.sum(axis=1) / 1000.0
                 category_mw[:, k, CATEGORIES.index("rooftop_pv")] = -pv[code].sum(axis=1) / 1000.0
             if ev is not None:
-                forecast = (
-                    {c: a.copy() for c, a in home_p.items()}, home_q, pv, {c: a.copy() for c, a in extra.items()},
-                    mv_power_mw[i0:i1], mv_load_kw.copy(), t,
-                ) if manage else None
+                # the manager's forecast for the next block: this block's load before EVs (and batteries)
+                base_p, base_extra = ({c: a.copy() for c, a in home_p.items()},
+                                      {c: a.copy() for c, a in extra.items()}) if manage else (None, None)
                 ev_block = ev.simulation.step_block(i0 * dt_h * 3600.0, i1 - i0, dt_h * 3600.0)
-                ev_kw = ev.add(ev_block.home_kw, ev_block.public_kw, home_p, extra, mv_load_kw[:, :len(hub_ids)])
+                ev_kw = ev.add(ev_block.home_kw, ev_block.public_kw, home_p, extra, hub_kw)
                 for k, code in enumerate(wijk_codes):
                     category_mw[:, k, CATEGORIES.index("ev")] = ev_kw[code] / 1000.0
             for j, (cid, cat) in enumerate(zip(mv_ids, mv_categories)):
                 category_mw[:, wijk_codes.index(mv_wijk[cid]), CATEGORIES.index(cat)] -= mv_power_mw[i0:i1, j]
-            grid = solver.solve_block(home_p, home_q, pv, extra, mv_power_mw[i0:i1], t, mv_load_p_mw=mv_load_kw / 1000.0)
+            mv_load_mw, heat_mw, battery_mw = assets.block(i0, t, weather.t_amb_degc[i0:i1], home_p, pv, extra,
+                                                           category_mw.sum(axis=2), hub_kw)
+            category_mw[:, :, CATEGORIES.index("heat_network")] = heat_mw
+            category_mw[:, :, CATEGORIES.index("battery")] = battery_mw
+            grid = solver.solve_block(home_p, home_q, pv, extra, mv_power_mw[i0:i1], t, mv_load_p_mw=mv_load_mw)
             if ev is not None and manage:
-                ev.simulation.observe(forecast)
+                ev.simulation.observe((base_p, home_q, pv, base_extra, mv_power_mw[i0:i1],
+                                       assets.without_hubs(mv_load_mw) * 1000.0, t))
 
             trafo_loading = np.hstack([grid.trafo_loading_pct, grid.station_trafo_loading_pct])
             line_loading = np.hstack([grid.feeder_loading_pct, grid.mv_line_loading_pct])
@@ -498,6 +521,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
         ev_report=ev.simulation.report() if ev is not None else None,
         ev_group_wijk=ev.group_wijk if ev is not None else None,
         start_utc=time_utc[0],
+        **assets.report(),
     )
     if not_converged:
         notes.append(f"{len(not_converged)} load-flow step(s) did not converge (voltage collapse); first: {not_converged[0]}")

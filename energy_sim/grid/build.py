@@ -8,7 +8,7 @@ it can be solved alone given the MV voltage), and one 10 kV net connects all
 MV/LV substations to the 110/10 kV station(s).
 
 Every builder is deterministic for a given :class:`numpy.random.Generator`;
-no global random state is used. All loads, generators and storages are created
+no global random state is used. All loads and generators are created
 with ``p_mw = 0`` as placeholders: the engine writes the profiles, using the
 ``connections`` tables to map each connection to its pandapower element.
 
@@ -92,15 +92,19 @@ def element_of_kind(kind: ConnectionKind | str) -> str:
     """Return the pandapower element table for a connection kind.
 
     Generators (PV, solar fields, wind turbines) are ``sgen`` (positive =
-    production), batteries are ``storage`` (positive = charging), everything
-    else is a ``load`` (positive = consumption), following pandapower's sign
-    convention (DESIGN.md, "Units and names").
+    production); everything else is a ``load`` (positive = consumption),
+    following pandapower's sign convention (DESIGN.md, "Units and names").
+
+    Batteries are loads with a signed power: positive while charging,
+    negative while feeding in. That is pandapower's ``storage`` convention
+    too, and in a load flow a storage is the same constant-power injection
+    as a load, so the solvers, which set load and sgen powers, carry
+    batteries without a third element table (their energy capacity lives in
+    the scenario and in `energy_sim.profiles.assets_in_runs`).
     """
     kind = ConnectionKind(kind)
     if kind in _GENERATOR_KINDS:
         return "sgen"
-    if kind is ConnectionKind.battery:
-        return "storage"
     return "load"
 
 
@@ -333,10 +337,10 @@ class LvConnection:
     wijk_code : str
         CBS wijk code (used by :func:`build_city_grid`).
     p_kw : float
-        Rated power [kW], written to the element's ``sn_mva`` (batteries:
-        ``max_p_mw``).
+        Rated power [kW], written to the element's ``sn_mva``.
     e_kwh : float
-        Storage capacity for batteries [kWh].
+        Storage capacity for batteries [kWh]; kept with the connection, not
+        written to the net (batteries are loads, see :func:`element_of_kind`).
     """
 
     connection_id: str
@@ -363,7 +367,8 @@ class MvConnection:
     lon, lat : float, optional
         Position [deg, WGS84]; if absent, placed near the wijk's centre.
     e_mwh : float
-        Storage capacity for batteries [MWh].
+        Storage capacity for batteries [MWh]; kept with the connection, not
+        written to the net (batteries are loads, see :func:`element_of_kind`).
     """
 
     connection_id: str
@@ -463,7 +468,7 @@ class LvGrid:
         (1-based; 0 for the busbar, -1 for the MV bus).
     connections : pandas.DataFrame
         One row per element the engine writes: ``connection_id``, ``kind``,
-        ``bus``, ``element`` (``load``/``sgen``/``storage``),
+        ``bus``, ``element`` (``load``/``sgen``),
         ``element_index``, ``feeder``, ``position`` (house-connection number
         along the feeder, 0 = nearest the substation).
     mv_bus, lv_bus, trafo : int
@@ -693,19 +698,11 @@ def _connections_frame(rows: dict[str, Sequence[Any]]) -> pd.DataFrame:
     return frame
 
 
-def _add_element(
-    net: pp.pandapowerNet, kind: ConnectionKind, bus: int, name: str, p_mw: float, e_mwh: float
-) -> tuple[str, int]:
+def _add_element(net: pp.pandapowerNet, kind: ConnectionKind, bus: int, name: str, p_mw: float) -> tuple[str, int]:
     element = element_of_kind(kind)
     sn_mva = p_mw if p_mw > 0 else np.nan
     if element == "sgen":
         idx = pp.create_sgen(net, bus, p_mw=0.0, sn_mva=sn_mva, name=name)
-    elif element == "storage":
-        idx = pp.create_storage(
-            net, bus, p_mw=0.0, max_e_mwh=e_mwh, sn_mva=sn_mva, name=name,
-            max_p_mw=p_mw if p_mw > 0 else np.nan,
-            min_p_mw=-p_mw if p_mw > 0 else np.nan,
-        )
     else:
         idx = pp.create_load(net, bus, p_mw=0.0, sn_mva=sn_mva, name=name)
     return element, int(idx)
@@ -843,7 +840,7 @@ def build_lv_grid(
                 net, int(joints[k]), bus, length_m / 1e3, params.service_cable_type,
                 name=f"{prefix}{conn.connection_id} service", feeder=feeder[k],
             )
-            element, idx = _add_element(net, kind, bus, conn.connection_id, conn.p_kw / 1e3, conn.e_kwh / 1e3)
+            element, idx = _add_element(net, kind, bus, conn.connection_id, conn.p_kw / 1e3)
             for col, value in zip(
                 ("connection_id", "kind", "bus", "element", "element_index", "feeder", "position"),
                 (conn.connection_id, str(kind), bus, element, idx, int(feeder[k]), int(position[k])),
@@ -1163,7 +1160,7 @@ def build_mv_grid(
                     name=f"{conn.connection_id} feeder", ring=-1,
                 )
             )
-            element, idx = _add_element(net, kind, bus, conn.connection_id, conn.p_mw, conn.e_mwh)
+            element, idx = _add_element(net, kind, bus, conn.connection_id, conn.p_mw)
             lon, lat = _local_lonlat(np.array([cx]), np.array([cy]), lon0, lat0)
             for col, value in zip(
                 list(rows),

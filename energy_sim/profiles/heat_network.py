@@ -217,6 +217,9 @@ class HeatNetworkResult:
         Pipe losses [kW].
     q_unserved_kw : numpy.ndarray
         Demand no source could meet [kW].
+    e_buffer_kwh : numpy.ndarray
+        Heat in the buffer at the end of each step [kWh]; pass the last value
+        as ``e_init_kwh`` to chain blocks exactly.
     """
 
     source_names: tuple[str, ...]
@@ -232,6 +235,7 @@ class HeatNetworkResult:
     soc_frac: np.ndarray
     q_network_loss_kw: np.ndarray
     q_unserved_kw: np.ndarray
+    e_buffer_kwh: np.ndarray | None = None
 
 
 @njit(cache=True)
@@ -303,6 +307,7 @@ def heat_network_dispatch(
     dt_h: float = 0.25,
     availability=None,
     soc_init_frac: float | None = None,
+    e_init_kwh: float | None = None,
 ) -> HeatNetworkResult:
     """Dispatch a heat network's sources and buffer over a horizon.
 
@@ -325,6 +330,10 @@ def heat_network_dispatch(
         Buffer state of charge at the start [-]; default
         ``network.buffer.soc_init_frac``. Pass the previous block's last
         ``soc_frac`` to chain blocks.
+    e_init_kwh : float, optional
+        Heat in the buffer at the start [kWh], overriding ``soc_init_frac``:
+        the previous block's last ``e_buffer_kwh`` continues the dispatch bit
+        for bit (``soc_frac * e_max_kwh`` may differ in the last bit).
 
     Returns
     -------
@@ -364,10 +373,14 @@ def heat_network_dispatch(
 
     buf = network.buffer
     soc0 = buf.soc_init_frac if soc_init_frac is None else soc_init_frac
+    if e_init_kwh is not None and not -1e-9 <= e_init_kwh <= buf.e_max_kwh * (1 + 1e-12) + 1e-9:
+        raise ValueError(f"heat network {network.name!r}: e_init_kwh must be within [0, {buf.e_max_kwh}] kWh "
+                         f"(got {e_init_kwh})")
+    e0_kwh = float(soc0 * buf.e_max_kwh) if e_init_kwh is None else float(e_init_kwh)
     q, charge, discharge, standing, unserved, e_end = _dispatch_kernel(
         np.ascontiguousarray(demand + loss_kw), q_max_t, charges,
         float(buf.e_max_kwh), float(buf.p_charge_max_kw), float(buf.p_discharge_max_kw),
-        float(buf.standing_loss_per_h), float(soc0 * buf.e_max_kwh), float(dt_h),
+        float(buf.standing_loss_per_h), e0_kwh, float(dt_h),
     )
 
     cop = np.zeros((n_step, n_src))
@@ -398,6 +411,7 @@ def heat_network_dispatch(
         soc_frac=soc,
         q_network_loss_kw=loss_kw,
         q_unserved_kw=unserved,
+        e_buffer_kwh=e_end,
     )
 
 

@@ -145,11 +145,16 @@ class BatteryResult:
         Net load after the battery [kW].
     soc_frac : numpy.ndarray
         State of charge at the end of each step [-].
+    e_kwh : numpy.ndarray
+        Stored energy at the end of each step [kWh]; pass the last row as
+        ``e_init_kwh`` to chain blocks exactly (``soc_frac * e_max_kwh`` may
+        differ from it in the last bit).
     """
 
     p_battery_kw: np.ndarray
     p_grid_kw: np.ndarray
     soc_frac: np.ndarray
+    e_kwh: np.ndarray | None = None
 
     @property
     def p_charge_kw(self) -> np.ndarray:
@@ -202,6 +207,7 @@ def battery_dispatch(
     threshold_kw=None,
     schedule_kw=None,
     soc_init_frac=None,
+    e_init_kwh=None,
 ) -> BatteryResult:
     """Dispatch many batteries over a horizon.
 
@@ -226,6 +232,10 @@ def battery_dispatch(
     soc_init_frac : array_like, optional
         Starting SOC [-] overriding ``fleet.soc_init_frac``; pass the last
         row of the previous block's ``soc_frac`` to chain blocks.
+    e_init_kwh : array_like, optional
+        Starting stored energy [kWh], ``[n_battery]``, overriding both SOC
+        options: the last row of the previous block's ``e_kwh`` continues a
+        dispatch bit for bit.
 
     Returns
     -------
@@ -248,14 +258,21 @@ def battery_dispatch(
         target = np.broadcast_to(np.asarray(schedule_kw, dtype=float), shape)
     else:
         target = np.zeros(shape)
-    soc0 = fleet.soc_init_frac if soc_init_frac is None else np.broadcast_to(np.asarray(soc_init_frac, float), (fleet.n_battery,))
-    if np.any(soc0 < fleet.soc_min_frac - 1e-9) or np.any(soc0 > fleet.soc_max_frac + 1e-9):
-        raise ValueError("soc_init_frac must lie within [soc_min_frac, soc_max_frac]")
     e_max = fleet.e_max_kwh
+    if e_init_kwh is None:
+        soc0 = fleet.soc_init_frac if soc_init_frac is None else np.broadcast_to(np.asarray(soc_init_frac, float), (fleet.n_battery,))
+        if np.any(soc0 < fleet.soc_min_frac - 1e-9) or np.any(soc0 > fleet.soc_max_frac + 1e-9):
+            raise ValueError("soc_init_frac must lie within [soc_min_frac, soc_max_frac]")
+        e0 = soc0 * e_max
+    else:
+        e0 = np.array(np.broadcast_to(np.asarray(e_init_kwh, float), (fleet.n_battery,)))
+        tolerance_kwh = 1e-9 * np.maximum(e_max, 1.0)
+        if np.any(e0 < fleet.soc_min_frac * e_max - tolerance_kwh) or np.any(e0 > fleet.soc_max_frac * e_max + tolerance_kwh):
+            raise ValueError(f"e_init_kwh must lie within [soc_min_frac, soc_max_frac] * e_max_kwh (got {e0})")
     p, e = _battery_kernel(
         _RULE_CODE[rule], net, np.ascontiguousarray(target), e_max, fleet.p_max_kw,
-        fleet.eta_charge, fleet.eta_discharge, np.ascontiguousarray(soc0 * e_max),
+        fleet.eta_charge, fleet.eta_discharge, np.ascontiguousarray(e0),
         fleet.soc_min_frac * e_max, fleet.soc_max_frac * e_max, float(dt_h),
     )
     soc = np.divide(e, e_max, out=np.zeros_like(e), where=e_max > 0)
-    return BatteryResult(p_battery_kw=p, p_grid_kw=net + p, soc_frac=soc)
+    return BatteryResult(p_battery_kw=p, p_grid_kw=net + p, soc_frac=soc, e_kwh=e)

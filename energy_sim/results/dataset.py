@@ -9,10 +9,20 @@ Dimensions
     ``bus``       LV buses (``bus_wijk``), reduced over time
     ``category``  what power is for (household, heat pump, EV, rooftop PV, ...)
     ``event``     congestion events (an element above 100 % without a break)
+    ``heat_network``, ``heat_source``  heat networks and their sources (horizon totals)
+    ``battery``   batteries (horizon totals)
 
 Every variable has ``units`` and ``long_name`` attributes and its unit in its
 name.  Power by category follows the load convention: consumption positive,
-generation negative, so the categories add up to the net demand.
+generation negative, so the categories add up to the net demand. The
+``heat_network`` category is the electricity of the heat plants (heat pumps,
+e-boilers, circulation pumps); ``battery`` is the batteries' power, charging
+positive, so over a horizon it sums to their conversion losses plus the
+change of their stored energy.
+
+Heat balance of each heat network over the horizon (``heat_network_*_mwh``)::
+
+    sum over sources of heat_mwh + unserved = demand + pipe_loss + buffer_loss + buffer_change
 """
 
 from __future__ import annotations
@@ -124,6 +134,49 @@ def _ev_variables(report, ev_group_wijk: list[str], wijk_codes: list[str], start
     return variables
 
 
+def _heat_network_variables(table: pd.DataFrame, heat: pd.DataFrame, electricity: pd.DataFrame) -> dict:
+    """Horizon totals of the heat networks (see the module docstring for their balance)."""
+    dims = ("heat_network", "heat_source")
+    variables = {
+        "heat_network": xr.Variable("heat_network", table.index.astype(str).to_numpy()),
+        "heat_source": xr.Variable("heat_source", heat.columns.astype(str).to_numpy()),
+        "heat_network_wijk": xr.Variable("heat_network", table.wijk.astype(str).to_numpy()),
+        "heat_network_dwellings": _var("heat_network", table.connected_dwellings, "1", "connected dwellings", np.int64),
+        "heat_network_heat_mwh": _var(dims, heat.to_numpy(), "MWh", "heat from each source", np.float64),
+        "heat_network_source_electricity_mwh": _var(dims, electricity.to_numpy(), "MWh",
+                                                    "electricity of each source (heat pumps, e-boilers)", np.float64),
+    }
+    for column, long_name in (
+        ("demand_mwh", "heat delivered to the connected dwellings"),
+        ("pipe_loss_mwh", "heat lost from the pipes"),
+        ("buffer_loss_mwh", "standing loss of the buffer"),
+        ("buffer_change_mwh", "heat in the buffer at the end minus at the start"),
+        ("unserved_mwh", "heat demand no source could meet"),
+        ("gas_mwh", "gas burnt by the peak boilers (upper heating value)"),
+        ("pump_mwh", "electricity of the circulation pumps"),
+        ("electricity_mwh", "electricity of the plant: heat pumps, e-boilers and pumps"),
+    ):
+        variables[f"heat_network_{column}"] = _var("heat_network", table[column], "MWh", long_name, np.float64)
+    return variables
+
+
+def _battery_variables(table: pd.DataFrame) -> dict:
+    """Horizon totals of the batteries."""
+    return {
+        "battery": xr.Variable("battery", table.index.astype(str).to_numpy()),
+        "battery_wijk": xr.Variable("battery", table.wijk.astype(str).to_numpy()),
+        "battery_level": xr.Variable("battery", table.level.astype(str).to_numpy(),
+                                     attrs={"long_name": "grid level of the connection (lv or mv)"}),
+        "battery_dispatch": xr.Variable("battery", table.dispatch.astype(str).to_numpy(),
+                                        attrs={"long_name": "dispatch rule"}),
+        "battery_p_mw": _var("battery", table.p_mw, "MW", "power limit", np.float64),
+        "battery_e_mwh": _var("battery", table.e_mwh, "MWh", "energy capacity", np.float64),
+        "battery_charged_mwh": _var("battery", table.charged_mwh, "MWh", "energy drawn from the grid", np.float64),
+        "battery_discharged_mwh": _var("battery", table.discharged_mwh, "MWh", "energy fed to the grid", np.float64),
+        "battery_soc_end_frac": _var("battery", table.soc_end_frac, "1", "state of charge at the end", np.float64),
+    }
+
+
 def horizon_dataset(
     *,
     wijk_codes: list[str],
@@ -144,11 +197,20 @@ def horizon_dataset(
     ev_report=None,
     ev_group_wijk: list[str] | None = None,
     start_utc: pd.Timestamp | None = None,
+    heat_networks: pd.DataFrame | None = None,
+    heat_by_source_mwh: pd.DataFrame | None = None,
+    electricity_by_source_mwh: pd.DataFrame | None = None,
+    batteries: pd.DataFrame | None = None,
 ) -> xr.Dataset:
     """Results over the whole horizon: per-element metrics, per-bus extremes, events, energy, EV figures.
 
     ``ev_group_wijk`` gives the wijk of each report group of ``ev_report``
     (`energy_sim.events.wiring.EvWiring.group_wijk`).
+    ``heat_networks`` (per network: ``wijk``, ``connected_dwellings`` and the
+    ``*_mwh`` totals), ``heat_by_source_mwh`` and ``electricity_by_source_mwh``
+    (network x source), and ``batteries`` (per battery) are the tables of
+    `energy_sim.profiles.assets_in_runs.AssetsInRun.report`; absent or
+    empty, their variables are left out.
     """
     tables = [trafo_acc.events().assign(kind="trafo"), line_acc.events().assign(kind="line")]
     tables = [t for t in tables if len(t)] or tables[:1]
@@ -194,4 +256,14 @@ def horizon_dataset(
         ev_vars = _ev_variables(ev_report, ev_group_wijk, wijk_codes, start_utc)
         coords["park"] = ev_vars.pop("park")
         data_vars.update(ev_vars)
+    if heat_networks is not None and len(heat_networks):
+        heat_vars = _heat_network_variables(heat_networks, heat_by_source_mwh, electricity_by_source_mwh)
+        for name in ("heat_network", "heat_source", "heat_network_wijk", "heat_network_dwellings"):
+            coords[name] = heat_vars.pop(name)
+        data_vars.update(heat_vars)
+    if batteries is not None and len(batteries):
+        battery_vars = _battery_variables(batteries)
+        for name in ("battery", "battery_wijk", "battery_level", "battery_dispatch"):
+            coords[name] = battery_vars.pop(name)
+        data_vars.update(battery_vars)
     return xr.Dataset(data_vars, coords)

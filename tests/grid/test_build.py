@@ -295,8 +295,9 @@ def test_extra_lv_connections_get_own_bus_and_element():
     net = g.net
     assert conn.loc["chg", "element"] == "load"
     assert net.load.at[conn.loc["chg", "element_index"], "sn_mva"] == pytest.approx(0.022)
-    assert conn.loc["bat", "element"] == "storage"
-    assert net.storage.at[conn.loc["bat", "element_index"], "max_e_mwh"] == pytest.approx(0.2)
+    # batteries are loads with signed power (element_of_kind): rated power in sn_mva
+    assert conn.loc["bat", "element"] == "load"
+    assert net.load.at[conn.loc["bat", "element_index"], "sn_mva"] == pytest.approx(0.1)
     assert conn.loc["pv", "element"] == "sgen"
     buses = conn.loc[["chg", "bat", "pv"], "bus"]
     assert buses.is_unique
@@ -373,8 +374,8 @@ def test_mv_dedicated_feeder_for_solar_field(small_city):
     line = city.mv.net.line.loc[solar.line]
     assert line.from_bus == city.mv.stations.mv_bus.iloc[0]
     battery = conn.loc["battery_1"]
-    assert battery.element == "storage" and not battery.dedicated
-    assert city.mv.net.storage.at[battery.element_index, "max_e_mwh"] == 2.0
+    assert battery.element == "load" and not battery.dedicated
+    assert city.mv.net.load.at[battery.element_index, "sn_mva"] == 1.0  # rated 1 MW
 
 
 def test_mv_loadflow_half_ring_currents_match_hand_sum(small_city):
