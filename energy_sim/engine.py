@@ -25,6 +25,7 @@ import pandas as pd
 
 from energy_sim import __version__
 from energy_sim.events import EvSimulation, ParkSpec, local_day_starts_s
+from energy_sim.events.outages import OutageGrid, OutageSchedule, outage_note, schedule_outages
 from energy_sim.grid.build import (
     ConnectionKind,
     LvConnection,
@@ -34,7 +35,7 @@ from energy_sim.grid.build import (
     build_city_grid,
 )
 from energy_sim.grid.metrics import LoadingAccumulator
-from energy_sim.grid.simulate import CitySolver
+from energy_sim.grid.simulate import CitySolver, MvTopology
 from energy_sim.profiles.heat import heat_pump_group_electric_kw, load_building_archetype
 from energy_sim.profiles.household import household_load_kw, household_traits
 from energy_sim.profiles.solar import SolarField as SolarFieldModel
@@ -57,6 +58,7 @@ STREAM_ANNUAL_USE = 5
 STREAM_HEAT_DEMAND = 6
 STREAM_EV = 7
 STREAM_EV_ADOPTION = 8
+STREAM_OUTAGES = 9
 
 #: Household power factor: cos(phi) = 0.97 inductive, a typical value for
 #: aggregated Dutch residential load (assumption; SimBench household profiles
@@ -80,7 +82,6 @@ NOT_YET_SIMULATED = (
     "heat networks and batteries (issue 4/5): in the grid, no power yet",
     "PV curtailment, heat-pump flexibility, battery dispatch and flexible connections in the congestion manager "
     "(issue 5): only smart-charging caps are applied",
-    "outages (issue 5): modelled in energy_sim.events.outages, not yet applied to the grid in runs",
 )
 
 
@@ -355,6 +356,48 @@ def _grid_connections(scenario: Scenario) -> tuple[list[LvConnection], list[MvCo
     return lv, mv
 
 
+def _outage_schedule(scenario: Scenario, solver: CitySolver, mv_ids: list[str], mv_categories: list[str],
+                     mv_wijk: dict[str, str], time_utc: pd.DatetimeIndex) -> OutageSchedule | None:
+    """The run's outages on the built grid; None when there are none (the run takes the path without).
+
+    Validation has checked the planned outages' elements against the grid the
+    engine builds; a mismatch here is caught before the first block with the
+    same kind of message (exit status 2).
+    """
+    o = scenario.outages
+    if not o.planned and not o.random.enabled:
+        return None
+    units = {t.name: t.count for t in scenario.assets.wind_turbines}
+    generators = pd.DataFrame({
+        "name": mv_ids, "kind": ["wind_turbine" if c == "wind" else c for c in mv_categories],
+        "wijk": [mv_wijk[i] for i in mv_ids], "column": np.arange(len(mv_ids)),
+        "n_units": [units.get(i, 1) for i in mv_ids]})
+    grid = OutageGrid(solver.lv_trafo_ids, solver.lv_trafo_wijk, solver.lv_trafo_ring, solver.mv_ring_cable_table(),
+                      generators)
+    known = {"mv_cable": set(grid.cables.feeds) - {""}, "mv_lv_transformer": set(grid.substations),
+             "wind_turbine": set(generators.name[generators.kind == "wind_turbine"]),
+             "solar_field": set(generators.name[generators.kind == "solar_field"])}
+    bad = [f"outages.planned[{i}].element is not in the grid built for this run (got {p.element!r}); "
+           f"{p.kind.value} elements: {', '.join(sorted(known[p.kind.value])[:8]) or 'none'}  [unknown_reference]"
+           for i, p in enumerate(o.planned) if p.element not in known[p.kind.value]]
+    if bad:
+        raise RunError("\n".join(bad), exit_status=2)
+    dt_s = scenario.horizon.resolution_min * 60.0
+    return schedule_outages(o, grid, time_utc[0], len(time_utc) * dt_s, scenario.horizon.timezone,
+                            np.random.default_rng([scenario.seed, STREAM_OUTAGES]))
+
+
+def _solve_block(solver: CitySolver, outages: OutageSchedule | None, block_start_s: float, dt_h: float, *args):
+    """`solver.solve_block(*args)` in the block's outage topology; records the energy not served."""
+    if outages is None or not outages.changes_topology:
+        return solver.solve_block(*args)
+    block = outages.block(block_start_s, len(args[5]), dt_h * 3600.0)
+    topology = None if block.mv_state is None else [MvTopology(*state) for state in block.mv_state]
+    grid = solver.solve_block(*args, mv_topology=topology, lv_out=block.lv_out)
+    outages.record_unserved(block, grid.lv_unserved_p_mw, dt_h)
+    return grid
+
+
 def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress: bool = True) -> RunOutcome:
     """Simulate a validated scenario and write its results.
 
@@ -423,6 +466,9 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
     mv_wijk = {c.connection_id: c.wijk_code for c in mv_conns}
     solver = CitySolver(city, [w.code for w in wijken], {c: h.ids for c, h in homes.items()}, extra_ids,
                         mv_ids, tuple(g.voltage_band_pu))
+    outages = _outage_schedule(scenario, solver, mv_ids, mv_categories, mv_wijk, time_utc)
+    if outages is not None:
+        mv_power_mw = outages.apply_to_generation(mv_power_mw, dt_h * 3600.0)
     pv_per_kwp = rooftop_pv_kw_per_kwp(weather)
 
     wijk_codes = [w.code for w in wijken]
@@ -516,7 +562,8 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                     category_mw[:, k, CATEGORIES.index("ev")] = ev_kw[code] / 1000.0
             for j, (cid, cat) in enumerate(zip(mv_ids, mv_categories)):
                 category_mw[:, wijk_codes.index(mv_wijk[cid]), CATEGORIES.index(cat)] -= mv_power_mw[i0:i1, j]
-            grid = solver.solve_block(home_p, home_q, pv, extra, mv_power_mw[i0:i1], t)
+            grid = _solve_block(solver, outages, i0 * dt_h * 3600.0, dt_h,
+                                home_p, home_q, pv, extra, mv_power_mw[i0:i1], t)
             if ev is not None and manage:
                 ev.simulation.observe(forecast)
 
@@ -543,6 +590,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
         ) from exc
 
     wall_time_s = time.perf_counter() - started
+    outage_table = outages.table(time_utc[0], len(time_utc) * dt_h * 3600.0) if outages is not None else None
     horizon = horizon_dataset(
         wijk_codes=wijk_codes,
         wijk_names=[w.name for w in wijken],
@@ -557,7 +605,11 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
         ev_report=ev.simulation.report() if ev is not None else None,
         trafo_wijk=solver.lv_trafo_wijk,
         start_utc=time_utc[0],
+        outages=outage_table,
+        wijk_not_served_mwh=outages.wijk_not_served_mwh(wijk_codes) if outages is not None else None,
     )
+    if outage_table is not None:
+        notes.append(outage_note(outage_table))
     if not_converged:
         notes.append(f"{len(not_converged)} load-flow step(s) did not converge (voltage collapse); first: {not_converged[0]}")
     extra_attrs = {
