@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from energy_sim import __version__
+from energy_sim.events.outages import OutageGrid, OutageSchedule, outage_note, schedule_outages
 from energy_sim.events.wiring import build_ev_wiring, mv_charging_hub_ids
 from energy_sim.grid.build import (
     ConnectionKind,
@@ -34,7 +35,7 @@ from energy_sim.grid.build import (
     build_city_grid,
 )
 from energy_sim.grid.metrics import LoadingAccumulator
-from energy_sim.grid.simulate import CitySolver
+from energy_sim.grid.simulate import CitySolver, MvTopology
 from energy_sim.profiles.assets_in_runs import assets_in_run, heat_network_dwellings
 from energy_sim.profiles.heat import heat_pump_group_electric_kw, load_building_archetype
 from energy_sim.profiles.household import household_load_kw, household_traits
@@ -58,6 +59,7 @@ STREAM_ANNUAL_USE = 5
 STREAM_HEAT_DEMAND = 6
 STREAM_EV = 7
 STREAM_EV_ADOPTION = 8
+STREAM_OUTAGES = 9
 
 #: Household power factor: cos(phi) = 0.97 inductive, a typical value for
 #: aggregated Dutch residential load (assumption; SimBench household profiles
@@ -79,7 +81,6 @@ HEAT_LOSS_SIGMA = 0.25
 NOT_YET_SIMULATED = (
     "PV and wind curtailment, heat-pump flexibility and battery dispatch in the congestion manager (issue 5): it "
     "applies smart-charging caps (EVs per MV/LV transformer) and flexible connections (fast plazas, bus depots)",
-    "outages (issue 5): modelled in energy_sim.events.outages, not yet applied to the grid in runs",
 )
 
 
@@ -290,6 +291,49 @@ def _grid_connections(scenario: Scenario) -> tuple[list[LvConnection], list[MvCo
     return lv, mv
 
 
+def _outage_schedule(scenario: Scenario, solver: CitySolver, mv_ids: list[str], mv_categories: list[str],
+                     mv_wijk: dict[str, str], time_utc: pd.DatetimeIndex) -> OutageSchedule | None:
+    """The run's outages on the built grid; None when there are none (the run takes the path without).
+
+    Validation has checked the planned outages' elements against the grid the
+    engine builds; a mismatch here is caught before the first block with the
+    same kind of message (exit status 2).
+    """
+    o = scenario.outages
+    if not o.planned and not o.random.enabled:
+        return None
+    units = {t.name: t.count for t in scenario.assets.wind_turbines}
+    generators = pd.DataFrame({
+        "name": mv_ids, "kind": ["wind_turbine" if c == "wind" else c for c in mv_categories],
+        "wijk": [mv_wijk[i] for i in mv_ids], "column": np.arange(len(mv_ids)),
+        "n_units": [units.get(i, 1) for i in mv_ids]})
+    grid = OutageGrid(solver.lv_trafo_ids, solver.lv_trafo_wijk, solver.lv_trafo_ring, solver.mv_ring_cable_table(),
+                      generators)
+    known = {"mv_cable": set(grid.cables.feeds) - {""}, "mv_lv_transformer": set(grid.substations),
+             "wind_turbine": set(generators.name[generators.kind == "wind_turbine"]),
+             "solar_field": set(generators.name[generators.kind == "solar_field"])}
+    bad = [f"outages.planned[{i}].element is not in the grid built for this run (got {p.element!r}); "
+           f"{p.kind.value} elements: {', '.join(sorted(known[p.kind.value])[:8]) or 'none'}  [unknown_reference]"
+           for i, p in enumerate(o.planned) if p.element not in known[p.kind.value]]
+    if bad:
+        raise RunError("\n".join(bad), exit_status=2)
+    dt_s = scenario.horizon.resolution_min * 60.0
+    return schedule_outages(o, grid, time_utc[0], len(time_utc) * dt_s, scenario.horizon.timezone,
+                            np.random.default_rng([scenario.seed, STREAM_OUTAGES]))
+
+
+def _solve_block(solver: CitySolver, outages: OutageSchedule | None, block_start_s: float, dt_h: float, *args,
+                 **kwargs):
+    """`solver.solve_block(*args, **kwargs)` in the block's outage topology; records the energy not served."""
+    if outages is None or not outages.changes_topology:
+        return solver.solve_block(*args, **kwargs)
+    block = outages.block(block_start_s, len(args[5]), dt_h * 3600.0)
+    topology = None if block.mv_state is None else [MvTopology(*state) for state in block.mv_state]
+    grid = solver.solve_block(*args, mv_topology=topology, lv_out=block.lv_out, **kwargs)
+    outages.record_unserved(block, grid.lv_unserved_p_mw, dt_h)
+    return grid
+
+
 def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress: bool = True) -> RunOutcome:
     """Simulate a validated scenario and write its results.
 
@@ -368,6 +412,9 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                            dt_h, hub_ids)
     solver = CitySolver(city, [w.code for w in wijken], {c: h.ids for c, h in homes.items()}, extra_ids,
                         mv_ids, tuple(g.voltage_band_pu), mv_load_ids=assets.mv_load_ids)
+    outages = _outage_schedule(scenario, solver, mv_ids, mv_categories, mv_wijk, time_utc)
+    if outages is not None:
+        mv_power_mw = outages.apply_to_generation(mv_power_mw, dt_h * 3600.0)
     pv_per_kwp = rooftop_pv_kw_per_kwp(weather)
 
     wijk_codes = [w.code for w in wijken]
@@ -479,7 +526,8 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                                                            category_mw.sum(axis=2), hub_kw)
             category_mw[:, :, CATEGORIES.index("heat_network")] = heat_mw
             category_mw[:, :, CATEGORIES.index("battery")] = battery_mw
-            grid = solver.solve_block(home_p, home_q, pv, extra, mv_power_mw[i0:i1], t, mv_load_p_mw=mv_load_mw)
+            grid = _solve_block(solver, outages, i0 * dt_h * 3600.0, dt_h,
+                                home_p, home_q, pv, extra, mv_power_mw[i0:i1], t, mv_load_p_mw=mv_load_mw)
             if ev is not None and manage:
                 ev.simulation.observe((base_p, home_q, pv, base_extra, mv_power_mw[i0:i1],
                                        assets.without_hubs(mv_load_mw) * 1000.0, t))
@@ -507,6 +555,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
         ) from exc
 
     wall_time_s = time.perf_counter() - started
+    outage_table = outages.table(time_utc[0], len(time_utc) * dt_h * 3600.0) if outages is not None else None
     horizon = horizon_dataset(
         wijk_codes=wijk_codes,
         wijk_names=[w.name for w in wijken],
@@ -522,7 +571,11 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
         ev_group_wijk=ev.group_wijk if ev is not None else None,
         start_utc=time_utc[0],
         **assets.report(),
+        outages=outage_table,
+        wijk_not_served_mwh=outages.wijk_not_served_mwh(wijk_codes) if outages is not None else None,
     )
+    if outage_table is not None:
+        notes.append(outage_note(outage_table))
     if not_converged:
         notes.append(f"{len(not_converged)} load-flow step(s) did not converge (voltage collapse); first: {not_converged[0]}")
     extra_attrs = {

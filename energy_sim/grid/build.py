@@ -962,6 +962,15 @@ def _nearest_neighbour_order(x: np.ndarray, y: np.ndarray, x0: float, y0: float)
     return order
 
 
+def _ordinals(labels: Sequence[int]) -> list[int]:
+    """0, 1, 2, ... within each run of equal labels (the sections of one ring)."""
+    out, seen = [], {}
+    for label in labels:
+        out.append(seen.get(label, 0))
+        seen[label] = out[-1] + 1
+    return out
+
+
 def build_mv_grid(
     wijk_substations: Sequence[SubstationSite],
     *,
@@ -1093,7 +1102,9 @@ def build_mv_grid(
     if from_b:
         lines = pp.create_lines(
             net, from_b, to_b, np.array(length_m) / 1e3, params.cable_type,
-            name=[f"ring{r:02d} section" for r in ring_line], ring=ring_line,
+            # unique names (results label cables by name): section 01 leaves the station
+            name=[f"ring{r:02d} section {k + 1:02d}" for r, k in zip(ring_line, _ordinals(ring_line))],
+            ring=ring_line,
         )
         open_switches = np.asarray(
             pp.create_switches(

@@ -31,6 +31,18 @@ element maps are folded into sparse incidence matrices, so a block's
 injections are three sparse products.  ``lv_solver="per_grid"`` keeps the
 original one-`BatchedLoadFlow`-per-grid path (same results to ~1e-12).
 
+Outages.  `solve_block` takes an optional per-step `MvTopology` (10 kV
+cables out of service, and whether the operator restored supply by closing
+the ring's normally-open switch) and an optional per-step mask of LV grids
+whose MV/LV transformer is out.  One `BatchedLoadFlow` is built per distinct
+MV topology (one ``runpp`` and one factorisation, cached for the run) and
+solves that topology's steps.  An LV grid without supply (its transformer
+out, or its substation cut off from every station) carries nothing: zero
+transformer and feeder loading, no voltage (NaN, left out of the voltage
+figures), nothing drawn from the MV network; the consumption its
+connections asked for is returned as ``lv_unserved_p_mw`` (energy not
+served).  Without outages the block is solved exactly as before.
+
 Only what users read is kept (DESIGN.md decision 5): transformer and
 feeder-head loading series, per-wijk minimum/maximum voltage series, and
 per-bus minimum/maximum voltage and hours outside the band, reduced per block.
@@ -38,14 +50,18 @@ per-bus minimum/maximum voltage and hours outside the band, reduced per block.
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import networkx as nx
 import numpy as np
 import pandas as pd
+import pandapower.topology as pp_topology
 import scipy.sparse as sps
 
-from energy_sim.grid.build import CityGrid, LvGrid
+from energy_sim.grid.build import CityGrid, LvGrid, MvGrid
 from energy_sim.grid.loadflow import BatchedLoadFlow, LoadFlowResult, describe_non_converged
 from energy_sim.grid.multinet import MultiNetLoadFlow
 
@@ -87,6 +103,78 @@ class LvPlan:
 
 
 @dataclass(frozen=True)
+class MvTopology:
+    """A switching state of the 10 kV network (hashable: the cache key of its solver).
+
+    Attributes
+    ----------
+    lines_out : frozenset of int
+        ``net.line`` indices of the MV cables out of service.
+    restored : frozenset of int
+        The subset of `lines_out` for which the operator has restored supply:
+        the normally-open switch of the cable's ring is closed, so the ring
+        is fed from both station ends around the missing cable.
+    """
+
+    lines_out: frozenset[int] = frozenset()
+    restored: frozenset[int] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not self.restored <= self.lines_out:
+            raise ValueError(f"restored cables {sorted(self.restored - self.lines_out)} are not out of service")
+
+
+#: The network as built: every cable in service, every normally-open switch open.
+NORMAL_TOPOLOGY = MvTopology()
+
+
+def apply_mv_topology(mv: MvGrid, topology: MvTopology):
+    """A copy of the MV net in `topology`: cables out of service, restored rings' open points closed."""
+    net = copy.deepcopy(mv.net)
+    if topology.lines_out:
+        net.line.loc[sorted(topology.lines_out), "in_service"] = False
+    if topology.restored:
+        rings = set(mv.net.line.loc[sorted(topology.restored), "ring"].tolist())
+        switch_ring = mv.net.line.loc[mv.net.switch.loc[mv.open_switches, "element"], "ring"].to_numpy()
+        net.switch.loc[mv.open_switches[np.isin(switch_ring, list(rings))], "closed"] = True
+    return net
+
+
+def mv_feeding_lines(mv: MvGrid) -> pd.Series:
+    """The ring cable that feeds each MV/LV substation in normal operation.
+
+    With the normally-open switches open every ring is two radial halves; the
+    cable a substation is reached through from its station is the one whose
+    loss cuts it off (and that an N-1 study takes out). Found on the
+    network graph, not from the order cables were built in.
+
+    Returns
+    -------
+    pandas.Series
+        ``net.line`` index per substation id.
+    """
+    net = mv.net
+    graph = pp_topology.create_nxgraph(net, respect_switches=True, include_out_of_service=False)
+    feeding = {}
+    stations = mv.stations.mv_bus.tolist()
+    for sub in mv.substations.itertuples():
+        best = None
+        for station in stations:
+            try:
+                path = nx.shortest_path(graph, station, sub.bus)
+            except (nx.NetworkXNoPath, nx.NodeNotFound):
+                continue
+            if best is None or len(path) < len(best):
+                best = path
+        if best is None or len(best) < 2:
+            raise ValueError(f"substation {sub.substation_id} is not supplied in the MV network as built")
+        edges = graph.get_edge_data(best[-2], best[-1])
+        lines = [key[1] for key in edges if key[0] == "line"]
+        feeding[sub.substation_id] = int(lines[0])
+    return pd.Series(feeding, name="line", dtype=np.int64)
+
+
+@dataclass(frozen=True)
 class BlockGridResult:
     """What a block's load flow leaves for the results (see module docstring)."""
 
@@ -100,6 +188,8 @@ class BlockGridResult:
     bus_vm_max_pu: np.ndarray  # [n_lv_bus]
     bus_violation_steps: np.ndarray  # [n_lv_bus]
     not_converged: list[str] = field(default_factory=list)
+    #: consumption of LV grids without supply [MW], [n_step, n_lv_trafo]; None when every grid was supplied
+    lv_unserved_p_mw: np.ndarray | None = None
 
 
 class CitySolver:
@@ -162,6 +252,9 @@ class CitySolver:
         self._mv_bus_pos_of_plan = _positions(self.mv.net.bus.index, subs.loc[[p.grid.name for p in self.plans], "bus"])
         self._plan_wijk = np.array([self.wijk_codes.index(p.wijk_code) for p in self.plans])
         self.lv_bus_count = np.array([len(p.lv_bus_positions) for p in self.plans])
+        # MV solvers per topology (outages); the normal one supplies every substation
+        self._mv_variants: dict[MvTopology, tuple[BatchedLoadFlow, np.ndarray]] = {
+            NORMAL_TOPOLOGY: (self.mv_solver, np.zeros(len(self.plans), dtype=bool))}
 
     @staticmethod
     def _plan(grid: LvGrid, wijk_code: str, home_column: dict[str, int], extra_column: dict[str, int],
@@ -279,11 +372,51 @@ class CitySolver:
     def lv_bus_wijk(self) -> list[str]:
         return [p.wijk_code for p, n in zip(self.plans, self.lv_bus_count) for _ in range(n)]
 
+    @property
+    def lv_trafo_ring(self) -> np.ndarray:
+        """The MV ring each MV/LV substation is on, in `lv_trafo_ids` order."""
+        subs = self.mv.substations.set_index("substation_id")
+        return subs.loc[self.lv_trafo_ids, "ring"].to_numpy(np.int64)
+
+    def mv_ring_cable_table(self) -> pd.DataFrame:
+        """Every 10 kV ring cable: ``line`` (net index), ``name``, ``ring``, ``length_km``, ``feeds``
+        (the substation it feeds in normal operation, "" for the cable at the open point), ``wijk``
+        (the wijk of that substation, or of the substation at the open point)."""
+        net = self.mv.net
+        rings = net.line[net.line.ring >= 0]
+        feeding = mv_feeding_lines(self.mv)
+        feeds = pd.Series(feeding.index, index=feeding.to_numpy())
+        subs = self.mv.substations.set_index("substation_id")
+        sub_of_bus = self.mv.substations.set_index("bus").substation_id
+        switch_bus = net.switch.loc[self.mv.open_switches].set_index("element").bus
+        feeds_of = [str(feeds.get(i, "")) for i in rings.index]
+        wijk = [subs.wijk_code.get(f) if f else subs.wijk_code.get(sub_of_bus.get(switch_bus.get(i)), "")
+                for f, i in zip(feeds_of, rings.index)]
+        return pd.DataFrame({"line": rings.index.to_numpy(np.int64), "name": rings["name"].astype(str).to_numpy(),
+                             "ring": rings.ring.to_numpy(np.int64), "length_km": rings.length_km.to_numpy(float),
+                             "feeds": feeds_of, "wijk": [str(w or "") for w in wijk]})
+
+    def mv_variant(self, topology: MvTopology) -> tuple[BatchedLoadFlow, np.ndarray]:
+        """The MV solver of `topology` and which substations (in `lv_trafo_ids` order) it leaves unsupplied.
+
+        Built on first use (one ``runpp`` and one factorisation of the MV
+        net) and cached for the life of the solver.
+        """
+        if topology not in self._mv_variants:
+            net = apply_mv_topology(self.mv, topology)
+            dead_buses = pp_topology.unsupplied_buses(net)
+            subs = self.mv.substations.set_index("substation_id")
+            dead = np.isin(subs.loc[self.lv_trafo_ids, "bus"].to_numpy(), list(dead_buses))
+            self._mv_variants[topology] = (BatchedLoadFlow(net), dead)
+        return self._mv_variants[topology]
+
     # ------------------------------------------------------------------
     def solve_block(self, home_p_kw: dict[str, np.ndarray], home_q_kvar: dict[str, np.ndarray],
                     rooftop_pv_kw: dict[str, np.ndarray], extra_p_kw: dict[str, np.ndarray],
                     mv_sgen_p_mw: np.ndarray, time_utc: pd.DatetimeIndex,
-                    mv_load_p_mw: np.ndarray | None = None) -> BlockGridResult:
+                    mv_load_p_mw: np.ndarray | None = None, *,
+                    mv_topology: Sequence[MvTopology] | None = None,
+                    lv_out: np.ndarray | None = None) -> BlockGridResult:
         """Solve one block for the whole city.
 
         Parameters
@@ -302,6 +435,11 @@ class CitySolver:
         mv_load_p_mw : ndarray [n_step, n_mv_load], optional
             Consumption of the MV connections named in ``mv_load_ids`` [MW]
             (negative: feeding in); zero when omitted. Power factor 1.
+        mv_topology : sequence of MvTopology, optional
+            The MV switching state of every step (outages); default: the
+            network as built for all steps.
+        lv_out : ndarray [n_step, n_lv_trafo] of bool, optional
+            MV/LV transformers out of service (``lv_trafo_ids`` order).
         """
         n_step = len(time_utc)
         if self.lv_solver is LvSolver.merged:
@@ -309,6 +447,17 @@ class CitySolver:
         else:
             lv = self._solve_lv_per_grid(home_p_kw, home_q_kvar, rooftop_pv_kw, extra_p_kw, time_utc)
         trafo_loading, feeder_loading, p_sub, q_sub, vm_lv, messages = lv
+
+        unserved = None
+        if mv_topology is not None or lv_out is not None:
+            dead = np.zeros((n_step, len(self.plans)), dtype=bool) if lv_out is None else np.asarray(lv_out, bool).copy()
+            for topology in set(mv_topology or ()):
+                steps = np.fromiter((t == topology for t in mv_topology), bool, n_step)
+                dead[steps] |= self.mv_variant(topology)[1]
+            if dead.any():
+                unserved = self._without_supply(dead, home_p_kw, extra_p_kw, trafo_loading, feeder_loading,
+                                                p_sub, q_sub, vm_lv)
+                messages = [m for m in messages if not self._is_dead_message(m, dead, time_utc)]
 
         mv_net = self.mv.net
         mv_load_p = np.zeros((n_step, len(mv_net.load)))
@@ -320,7 +469,10 @@ class CitySolver:
         mv_sgen_p = np.zeros((n_step, len(mv_net.sgen)))
         if len(self._mv_sgen_pos):
             mv_sgen_p[:, self._mv_sgen_pos] = mv_sgen_p_mw
-        mv = self.mv_solver.solve(mv_load_p, mv_load_q, mv_sgen_p)
+        if mv_topology is None:
+            mv = self.mv_solver.solve(mv_load_p, mv_load_q, mv_sgen_p)
+        else:
+            mv = self._solve_mv_topologies(mv_topology, mv_load_p, mv_load_q, mv_sgen_p)
         if not mv.converged.all():
             messages += [f"MV network: {m}" for m in describe_non_converged(mv, time_utc)]
         v_sub = mv.vm_pu[:, self._mv_bus_pos_of_plan]  # [n_step, n_plan]
@@ -353,7 +505,71 @@ class CitySolver:
             bus_vm_max_pu=np.fmax.reduce(vm_lv, axis=1),
             bus_violation_steps=np.count_nonzero((vm_lv < low) | (vm_lv > high), axis=1),
             not_converged=messages,
+            lv_unserved_p_mw=unserved,
         )
+
+    def _solve_mv_topologies(self, mv_topology: Sequence[MvTopology], load_p, load_q, sgen_p) -> LoadFlowResult:
+        """The MV load flow of a block whose steps have different topologies: each topology's steps
+        with that topology's solver; results put back in step order (same columns in every variant)."""
+        if len(mv_topology) != load_p.shape[0]:
+            raise ValueError(f"mv_topology has {len(mv_topology)} entries for {load_p.shape[0]} steps")
+        keys = list(dict.fromkeys(mv_topology))
+        if keys == [NORMAL_TOPOLOGY]:
+            return self.mv_solver.solve(load_p, load_q, sgen_p)
+        parts = {}
+        for topology in keys:
+            steps = np.flatnonzero(np.fromiter((t == topology for t in mv_topology), bool, len(mv_topology)))
+            parts[topology] = (steps, self.mv_variant(topology)[0].solve(load_p[steps], load_q[steps], sgen_p[steps]))
+        first = next(iter(parts.values()))[1]
+        merged = {}
+        for name in ("vm_pu", "va_degree", "line_loading_pct", "line_i_ka", "trafo_loading_pct", "ext_grid_p_mw",
+                     "ext_grid_q_mvar", "converged", "max_mismatch_mva", "max_mismatch_bus", "iterations"):
+            template = getattr(first, name)
+            out = np.empty((load_p.shape[0], *template.shape[1:]), dtype=template.dtype)
+            for steps, result in parts.values():
+                out[steps] = getattr(result, name)
+            merged[name] = out
+        # a cable or transformer cut off from every station carries no current (pandapower: NaN); NaN stays
+        # only where the load flow did not converge
+        for name in ("line_loading_pct", "line_i_ka", "trafo_loading_pct"):
+            values = merged[name]
+            values[merged["converged"][:, None] & np.isnan(values)] = 0.0
+        return LoadFlowResult(**merged, bus_index=first.bus_index, line_index=first.line_index,
+                              trafo_index=first.trafo_index, ext_grid_index=first.ext_grid_index)
+
+    def _without_supply(self, dead, home_p_kw, extra_p_kw, trafo_loading, feeder_loading, p_sub, q_sub, vm_lv):
+        """Blank the LV results of grids without supply (in place); their connections' consumption [MW].
+
+        ``dead`` [n_step, n_plan]. The consumption asked for is the households'
+        and the other LV connections' (chargers ...) load; rooftop PV is
+        not netted off (inverters disconnect when the grid is down, EN 50549-1).
+        """
+        n_step, n_plan = dead.shape
+        unserved = np.zeros((n_step, n_plan))
+        feeder_starts = np.concatenate(([0], np.cumsum([len(p.feeder_head_positions) for p in self.plans])))
+        bus_starts = np.concatenate(([0], np.cumsum(self.lv_bus_count)))
+        for k in np.flatnonzero(dead.any(axis=0)):
+            plan, steps = self.plans[k], dead[:, k]
+            home = plan.load_home_column[plan.load_home_column >= 0]
+            extra = plan.load_extra_column[plan.load_extra_column >= 0]
+            p_kw = np.asarray(home_p_kw[plan.wijk_code], dtype=np.float64)[steps][:, home].sum(axis=1)
+            if len(extra):
+                p_kw += np.asarray(extra_p_kw[plan.wijk_code], dtype=np.float64)[steps][:, extra].sum(axis=1)
+            unserved[steps, k] = p_kw / 1000.0
+            trafo_loading[steps, k] = 0.0
+            feeder_loading[np.ix_(steps, np.arange(feeder_starts[k], feeder_starts[k + 1]))] = 0.0
+            p_sub[steps, k] = 0.0
+            q_sub[steps, k] = 0.0
+            vm_lv[bus_starts[k]:bus_starts[k + 1], steps] = np.nan
+        return unserved
+
+    def _is_dead_message(self, message: str, dead: np.ndarray, time_utc: pd.DatetimeIndex) -> bool:
+        """Whether a non-convergence message is about a grid that had no supply at that step anyway."""
+        for k in np.flatnonzero(dead.any(axis=0)):
+            prefix = f"{self.plans[k].grid.name}:"
+            if message.startswith(prefix) and any(f"({time_utc[s]})" in message for s in np.flatnonzero(dead[:, k])):
+                return True
+        return False
 
     def _solve_lv_merged(self, home_p_kw, home_q_kvar, rooftop_pv_kw, extra_p_kw, time_utc):
         """All LV grids in one `MultiNetLoadFlow` solve (see `solve_block`)."""

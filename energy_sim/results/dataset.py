@@ -11,6 +11,18 @@ Dimensions
     ``event``     congestion events (an element above 100 % without a break)
     ``heat_network``, ``heat_source``  heat networks and their sources (horizon totals)
     ``battery``   batteries (horizon totals)
+    ``outage``    outages applied in the run, planned and random (coords ``outage_element``,
+                  ``outage_kind``, ``outage_wijk``, ``outage_origin``, ``outage_name``,
+                  ``outage_start``, ``outage_end``; variables ``outage_energy_not_served_mwh``,
+                  ``outage_production_lost_mwh``)
+
+Energy not served.  ``wijk_p_mw``/``wijk_e_mwh`` hold what the LV
+connections ask for and could produce: household, heat-pump, EV demand and
+rooftop PV keep their values while an LV grid is without supply; what was
+asked for but not delivered because of an outage is
+``wijk_energy_not_served_mwh`` (and per outage,
+``outage_energy_not_served_mwh``).  MV generation lost to outages is already
+taken out of ``solar_field``/``wind``.
 
 Every variable has ``units`` and ``long_name`` attributes and its unit in its
 name.  Power by category follows the load convention: consumption positive,
@@ -177,6 +189,39 @@ def _battery_variables(table: pd.DataFrame) -> dict:
     }
 
 
+def _outage_variables(table: pd.DataFrame | None, wijk_not_served_mwh: np.ndarray | None,
+                      n_wijk: int) -> tuple[dict, dict]:
+    """The outage table (dimension ``outage``: what, where and when as coordinates, energies as
+    variables) and energy not served per wijk; returns (data_vars, coords)."""
+    if table is None:
+        table = pd.DataFrame({c: [] for c in ("element", "kind", "wijk", "origin", "name", "start_utc", "end_utc",
+                                              "energy_not_served_mwh", "production_lost_mwh")})
+    text = lambda column: table[column].astype(str).to_numpy() if len(table) else np.array([], dtype=str)  # noqa: E731
+    when = lambda column: pd.DatetimeIndex(table[column]).tz_convert("UTC").tz_localize(None).to_numpy() \
+        if len(table) else np.array([], dtype="datetime64[ns]")  # noqa: E731
+    coords = {
+        "outage_element": xr.Variable("outage", text("element"), attrs={"long_name": "element out of service"}),
+        "outage_kind": xr.Variable("outage", text("kind"),
+                                   attrs={"long_name": "mv_cable, mv_lv_transformer, wind_turbine or solar_field"}),
+        "outage_wijk": xr.Variable("outage", text("wijk"), attrs={"long_name": "wijk of the element"}),
+        "outage_origin": xr.Variable("outage", text("origin"), attrs={"long_name": "planned (scenario) or random"}),
+        "outage_name": xr.Variable("outage", text("name"), attrs={"long_name": "label of the outage"}),
+        "outage_start": xr.Variable("outage", when("start_utc"),
+                                    attrs={"long_name": "out of service from", "time_zone": "UTC"}),
+        "outage_end": xr.Variable("outage", when("end_utc"),
+                                  attrs={"long_name": "back in service (may lie past the horizon)", "time_zone": "UTC"}),
+    }
+    data_vars = {
+        "outage_energy_not_served_mwh": _var("outage", table.energy_not_served_mwh, "MWh",
+                                             "consumption left without supply by the outage (in the horizon)", np.float64),
+        "outage_production_lost_mwh": _var("outage", table.production_lost_mwh, "MWh",
+                                           "MV generation lost to the outage (in the horizon)", np.float64),
+        "wijk_energy_not_served_mwh": _var("wijk", np.zeros(n_wijk) if wijk_not_served_mwh is None else wijk_not_served_mwh,
+                                           "MWh", "consumption left without supply by outages", np.float64),
+    }
+    return data_vars, coords
+
+
 def horizon_dataset(
     *,
     wijk_codes: list[str],
@@ -201,6 +246,8 @@ def horizon_dataset(
     heat_by_source_mwh: pd.DataFrame | None = None,
     electricity_by_source_mwh: pd.DataFrame | None = None,
     batteries: pd.DataFrame | None = None,
+    outages: pd.DataFrame | None = None,
+    wijk_not_served_mwh: np.ndarray | None = None,
 ) -> xr.Dataset:
     """Results over the whole horizon: per-element metrics, per-bus extremes, events, energy, EV figures.
 
@@ -210,12 +257,14 @@ def horizon_dataset(
     ``*_mwh`` totals), ``heat_by_source_mwh`` and ``electricity_by_source_mwh``
     (network x source), and ``batteries`` (per battery) are the tables of
     `energy_sim.profiles.assets_in_runs.AssetsInRun.report`; absent or
-    empty, their variables are left out.
+    empty, their variables are left out. ``outages`` is
+    `energy_sim.events.outages.OutageSchedule.table` (none when omitted).
     """
     tables = [trafo_acc.events().assign(kind="trafo"), line_acc.events().assign(kind="line")]
     tables = [t for t in tables if len(t)] or tables[:1]
     events = pd.concat(tables, ignore_index=True).sort_values(
         ["start_utc", "kind", "element"], kind="stable").reset_index(drop=True)
+    outage_vars, outage_coords = _outage_variables(outages, wijk_not_served_mwh, len(wijk_codes))
     event_time = lambda column: pd.DatetimeIndex(events[column]).tz_convert("UTC").tz_localize(None).to_numpy() \
         if len(events) else np.array([], dtype="datetime64[ns]")
     data_vars = {
@@ -251,7 +300,9 @@ def horizon_dataset(
         **_element_coords("line", line_table),
         "bus": xr.Variable("bus", np.asarray(bus_ids, dtype=str)),
         "bus_wijk": xr.Variable("bus", np.asarray(bus_wijk, dtype=str)),
+        **outage_coords,
     }
+    data_vars.update(outage_vars)
     if ev_report is not None:
         ev_vars = _ev_variables(ev_report, ev_group_wijk, wijk_codes, start_utc)
         coords["park"] = ev_vars.pop("park")

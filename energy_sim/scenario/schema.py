@@ -355,6 +355,115 @@ class Policies(StrictModel):
     congestion_manager: CongestionManager = CongestionManager()
 
 
+# --------------------------------------------------------------------------
+# outages
+
+
+class OutageKind(StrEnum):
+    """What an outage takes out of service."""
+
+    #: the 10 kV ring cable that feeds an MV/LV substation in normal operation
+    mv_cable = "mv_cable"
+    #: an MV/LV transformer: its LV grid is without supply
+    mv_lv_transformer = "mv_lv_transformer"
+    #: a wind turbine asset (all its turbines): no production
+    wind_turbine = "wind_turbine"
+    #: a solar field asset: no production
+    solar_field = "solar_field"
+
+
+#: Which names an outage's ``element`` refers to, per kind (validation context key, what it is).
+OUTAGE_ELEMENT_REFERENCES = {
+    OutageKind.mv_cable: ("substations", "MV/LV substation of this scenario (mv_cable names the substation its cable feeds)"),
+    OutageKind.mv_lv_transformer: ("substations", "MV/LV substation of this scenario"),
+    OutageKind.wind_turbine: ("wind_turbine_names", "wind turbine in assets.wind_turbines"),
+    OutageKind.solar_field: ("solar_field_names", "solar field in assets.solar_fields"),
+}
+
+
+class OutageRates(StrictModel):
+    """Overrides of one kind's random-outage model; unset values keep the cited defaults
+    (`energy_sim.events.outages`)."""
+
+    enabled: bool = Field(True, description="Draw random outages of this kind (when random outages are enabled).")
+    failures_per_year: float | None = Field(None, gt=0, le=1000, description="Failure rate per element [1/yr].")
+    repair_median_h: float | None = Field(None, gt=0, le=8760, description="Median repair time [h].")
+    repair_sigma: float | None = Field(None, ge=0, le=3, description="Log standard deviation of the repair time [-].")
+
+
+class CableOutageRates(StrictModel):
+    """Overrides of the random MV cable outage model (see `energy_sim.events.outages.MV_CABLE`)."""
+
+    enabled: bool = Field(True, description="Draw random outages of MV ring cables (when random outages are enabled).")
+    failures_per_km_year: float | None = Field(None, gt=0, le=100, description="Failure rate per km of cable [1/(km yr)].")
+    repair_median_h: float | None = Field(None, gt=0, le=8760, description="Median repair time [h].")
+    repair_sigma: float | None = Field(None, ge=0, le=3, description="Log standard deviation of the repair time [-].")
+    switching_h: float | None = Field(
+        None, ge=0, le=168,
+        description="Time until the operator has isolated the fault and closed the ring's normally-open switch [h]; "
+                    "until then the substations behind the fault are without supply.")
+
+
+class RandomOutages(StrictModel):
+    enabled: bool = Field(False, description="Draw random failures and repairs (seeded by `seed`).")
+    mv_lv_transformer: OutageRates = OutageRates()
+    wind_turbine: OutageRates = Field(OutageRates(), description="Per turbine: an asset with count 3 has 3 turbines.")
+    mv_cable: CableOutageRates = CableOutageRates()
+
+
+class PlannedOutage(StrictModel):
+    """An element out of service from `start` to `end`, named by the planner (an N-1 study, planned work)."""
+
+    name: str | None = Field(None, min_length=1, max_length=100, description="Label in the results (optional).")
+    kind: OutageKind
+    element: str = Field(
+        min_length=1, max_length=100,
+        description="mv_cable, mv_lv_transformer: a substation id '<wijk code>/MSR<nn>' (nn = 01, 02, ... per wijk; "
+                    "mv_cable takes out the 10 kV cable feeding it); wind_turbine, solar_field: the asset's name.")
+    start: LocalDatetime = Field(description="First moment out of service; a date means midnight in horizon.timezone.")
+    end: LocalDatetime = Field(description="Back in service (exclusive).")
+    restore: bool | None = Field(
+        None, description="mv_cable only: the operator closes the ring's normally-open switch so every substation "
+                          "stays supplied (default true); false leaves the substations behind the cable unsupplied.")
+
+    @field_validator("element")
+    @classmethod
+    def _known_element(cls, value: str, info: ValidationInfo) -> str:
+        kind = info.data.get("kind")
+        context = info.context or {}
+        if kind is None or kind not in OUTAGE_ELEMENT_REFERENCES:
+            return value
+        key, what = OUTAGE_ELEMENT_REFERENCES[kind]
+        known = context.get(key)
+        if known is None or value in known:
+            return value
+        reason = (context.get("substation_hints") or {}).get(value.split("/")[0]) if key == "substations" else None
+        if reason is None:
+            from difflib import get_close_matches
+
+            close = get_close_matches(value, sorted(known), n=1, cutoff=0.5)
+            reason = f"did you mean {close[0]!r}?" if close else (
+                f"known: {', '.join(sorted(known)[:8])}" if known else "there are none in this scenario")
+        raise PydanticCustomError("unknown_reference", "is not a known {what}; {reason}", {"what": what, "reason": reason})
+
+    @model_validator(mode="after")
+    def _window(self, info: ValidationInfo) -> "PlannedOutage":
+        zone = zoneinfo.ZoneInfo((info.context or {}).get("timezone") or "Europe/Amsterdam")
+        aware = [t if t.tzinfo is not None else t.replace(tzinfo=zone) for t in (self.start, self.end)]
+        if aware[1] <= aware[0]:
+            raise PydanticCustomError("end_before_start", "end must be after start")
+        if self.restore is not None and self.kind != OutageKind.mv_cable:
+            raise PydanticCustomError("restore_not_applicable", "restore applies to kind mv_cable only")
+        return self
+
+
+class Outages(StrictModel):
+    """Outages applied to the grid in runs: random failures and planned (what-if) outages."""
+
+    random: RandomOutages = RandomOutages()
+    planned: list[PlannedOutage] = []
+
+
 class OutputFormat(StrEnum):
     netcdf = "netcdf"
     csv = "csv"
@@ -376,4 +485,5 @@ class Scenario(StrictModel):
     wijken: list[Wijk] = Field(min_length=1)
     assets: Assets = Assets()
     policies: Policies = Policies()
+    outages: Outages = Outages()
     outputs: Outputs = Outputs()

@@ -87,7 +87,72 @@ def scenario_hash(scenario: Scenario) -> str:
 def _context(data: Any) -> dict[str, Any]:
     wijken = data.get("wijken") if isinstance(data, dict) else None
     codes = {w["code"] for w in wijken or [] if isinstance(w, dict) and isinstance(w.get("code"), str)}
-    return {**catalogue_names(), "wijk_codes": codes}
+    assets = data.get("assets") if isinstance(data, dict) else None
+    horizon = data.get("horizon") if isinstance(data, dict) else None
+    zone = horizon.get("timezone") if isinstance(horizon, dict) else None
+    catalogue = catalogue_names()
+    return {
+        **catalogue,
+        "wijk_codes": codes,
+        **_substation_names(data, catalogue),
+        "wind_turbine_names": _asset_names(assets, "wind_turbines"),
+        "solar_field_names": _asset_names(assets, "solar_fields"),
+        "timezone": zone if isinstance(zone, str) and _known_zone(zone) else None,
+    }
+
+
+def _asset_names(assets: Any, list_name: str) -> set[str]:
+    items = assets.get(list_name) if isinstance(assets, dict) else None
+    return {a["name"] for a in items if isinstance(a, dict) and isinstance(a.get("name"), str)} \
+        if isinstance(items, list) else set()
+
+
+def _known_zone(name: str) -> bool:
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _substation_names(data: Any, catalogue: dict[str, Any]) -> dict[str, Any]:
+    """The MV/LV substation ids the generated grid will have, for references in ``outages``.
+
+    Wijk ``c`` gets substations ``c/MSR01`` .. ``c/MSRnn`` with ``nn`` =
+    `energy_sim.grid.build.n_substations` of its dwellings under the sizing
+    rules of the ``grid`` section (the engine builds exactly these; it checks
+    again after building). Where the inputs are themselves invalid, the
+    references are not checked (``substations`` is None): the other problems
+    are reported instead.
+    """
+    from energy_sim.engine import lv_grid_parameters
+    from energy_sim.grid.build import n_substations
+    from energy_sim.scenario.schema import Grid, Wijk
+
+    if not isinstance(data, dict) or not isinstance(data.get("wijken"), list):
+        return {"substations": None}
+    try:
+        params = lv_grid_parameters(Grid.model_validate(data.get("grid") or {}, context=catalogue))
+    except (ValidationError, ValueError):
+        return {"substations": None}
+    names: set[str] = set()
+    hints: dict[str, str] = {}
+    for raw in data["wijken"]:
+        try:
+            wijk = Wijk.model_validate(raw, context=catalogue)
+        except ValidationError:
+            return {"substations": None}
+        if not wijk.simulate:
+            hints[wijk.code] = f"wijk {wijk.code} has simulate: false, so its grid is not built"
+            continue
+        n = n_substations(wijk.dwellings, params)
+        ids = [f"{wijk.code}/MSR{i + 1:02d}" for i in range(n)]
+        names.update(ids)
+        hints[wijk.code] = (f"wijk {wijk.code} gets {n} substation(s), {ids[0]} to {ids[-1]} "
+                            f"({wijk.dwellings} dwellings, grid.homes_per_trafo {params.homes_per_trafo_target:g})")
+    return {"substations": names, "substation_hints": hints}
 
 
 def _resolve_file_keys(located: Located, problems: list[Problem]) -> None:
