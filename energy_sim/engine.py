@@ -219,11 +219,12 @@ def _active(asset, time_utc: pd.DatetimeIndex, timezone: str) -> np.ndarray:
     return on
 
 
-def _mv_generation_mw(scenario: Scenario, weather: Weather, time_utc: pd.DatetimeIndex) -> tuple[list[str], list[str], np.ndarray]:
-    """Solar fields and wind turbines on the MV network: ids, categories, power [n_step, n] [MW]."""
+def _mv_generation_mw(scenario: Scenario, weather: Weather, time_utc: pd.DatetimeIndex,
+                      wijk_codes=None) -> tuple[list[str], list[str], np.ndarray]:
+    """Solar fields and wind turbines on the MV network of the simulated wijken: ids, categories, power [n_step, n] [MW]."""
     ids, categories, columns = [], [], []
     tz = scenario.horizon.timezone
-    for f in scenario.assets.solar_fields:
+    for f in _in_run(scenario.assets.solar_fields, wijk_codes):
         model = SolarFieldModel(
             name=f.name, p_peak_kwp=f.p_peak_kwp, surface_tilt_deg=f.tilt_deg, surface_azimuth_deg=f.azimuth_deg,
             dc_ac_ratio=f.dc_ac_ratio, availability_frac=f.availability_frac,
@@ -233,7 +234,7 @@ def _mv_generation_mw(scenario: Scenario, weather: Weather, time_utc: pd.Datetim
         columns.append(solar_field_ac_kw(weather, model) * _active(f, time_utc, tz) / 1000.0)
     if scenario.assets.wind_turbines:
         catalogue = load_turbine_catalogue()
-        for t in scenario.assets.wind_turbines:
+        for t in _in_run(scenario.assets.wind_turbines, wijk_codes):
             turbine = catalogue[t.model]
             wind = hub_height_wind_m_s(weather.wind_speed_10m_m_s, t.hub_height_m)
             rho = air_density_kg_m3(weather.t_amb_degc, weather.pressure_pa, t.hub_height_m)
@@ -264,26 +265,31 @@ def lv_grid_parameters(grid) -> LvGridParameters:
     )
 
 
-def _grid_connections(scenario: Scenario) -> tuple[list[LvConnection], list[MvConnection]]:
-    """Every non-household connection, on LV or MV by its size."""
+def _in_run(items, wijk_codes) -> list:
+    """The assets of `items` in the simulated wijken (all when `wijk_codes` is None)."""
+    return [item for item in items if wijk_codes is None or item.wijk in wijk_codes]
+
+
+def _grid_connections(scenario: Scenario, wijk_codes=None) -> tuple[list[LvConnection], list[MvConnection]]:
+    """Every non-household connection of the simulated wijken, on LV or MV by its size."""
     lv: list[LvConnection] = []
     mv: list[MvConnection] = []
     a = scenario.assets
-    for park in a.ev_chargers:
+    for park in _in_run(a.ev_chargers, wijk_codes):
         if park.kind in ("fast", "bus_depot"):
             mv.append(MvConnection(park.name, ConnectionKind.charging_hub, park.wijk, park.count * park.p_kw / 1000.0))
         else:
             lv += [LvConnection(f"{park.name}/{i + 1}", ConnectionKind.ev_charger, park.wijk, p_kw=park.p_kw)
                    for i in range(park.count)]
-    for f in a.solar_fields:
+    for f in _in_run(a.solar_fields, wijk_codes):
         mv.append(MvConnection(f.name, ConnectionKind.solar_field, f.wijk, f.p_peak_kwp / f.dc_ac_ratio / 1000.0))
-    for t in a.wind_turbines:
+    for t in _in_run(a.wind_turbines, wijk_codes):
         rated_mw = load_turbine_catalogue()[t.model].rated_power_kw * t.count / 1000.0
         mv.append(MvConnection(t.name, ConnectionKind.wind_turbine, t.wijk, rated_mw))
-    for h in a.heat_networks:
+    for h in _in_run(a.heat_networks, wijk_codes):
         p_mw = (h.heat_pump_p_th_kw / 3.0 + h.e_boiler_p_kw) / 1000.0
         mv.append(MvConnection(h.name, ConnectionKind.heat_plant, h.wijk, max(p_mw, 0.1)))
-    for b in a.batteries:
+    for b in _in_run(a.batteries, wijk_codes):
         if b.p_kw >= 1000:
             mv.append(MvConnection(b.name, ConnectionKind.battery, b.wijk, b.p_kw / 1000.0, e_mwh=b.e_kwh / 1000.0))
         else:
@@ -381,7 +387,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
     stage(f"weather for {len(time_utc)} steps")
     weather = load_weather(scenario, time_utc)
     stage(f"building the grids of {len(wijken)} wijk(en)")
-    lv_conns, mv_conns = _grid_connections(scenario)
+    lv_conns, mv_conns = _grid_connections(scenario, [w.code for w in wijken])
     g = scenario.grid
     lv_params = lv_grid_parameters(g)
     city = build_city_grid(
@@ -403,7 +409,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                          f"has {len(homes[w.code].ids)}; all its homes are on heat and their demand is simulated in full")
 
     stage(f"grids built ({city.n_buses:,} buses); preparing the load flow and the profiles")
-    mv_ids, mv_categories, mv_power_mw = _mv_generation_mw(scenario, weather, time_utc)
+    mv_ids, mv_categories, mv_power_mw = _mv_generation_mw(scenario, weather, time_utc, [w.code for w in wijken])
     mv_wijk = {c.connection_id: c.wijk_code for c in mv_conns}
     # MV loads (assets.mv_load_ids): heat plants, MV batteries, then charging hubs (fast plazas, bus depots)
     hub_ids = mv_charging_hub_ids(scenario, [w.code for w in wijken])
