@@ -25,7 +25,8 @@ import pandas as pd
 
 from energy_sim import __version__
 from energy_sim.events.outages import OutageGrid, OutageSchedule, outage_note, schedule_outages
-from energy_sim.events.wiring import build_ev_wiring, mv_charging_hub_ids
+from energy_sim.events.heat_pump_flex import HeatPumpDeferral
+from energy_sim.events.wiring import build_ev_wiring, home_transformers, mv_charging_hub_ids
 from energy_sim.grid.build import (
     ConnectionKind,
     LvConnection,
@@ -79,8 +80,9 @@ HEAT_LOSS_SIGMA = 0.25
 
 #: What the engine does not simulate yet; printed with every summary.
 NOT_YET_SIMULATED = (
-    "PV and wind curtailment, heat-pump flexibility and battery dispatch in the congestion manager (issue 5): it "
-    "applies smart-charging caps (EVs per MV/LV transformer) and flexible connections (fast plazas, bus depots)",
+    "PV and wind curtailment and battery dispatch in the congestion manager (issue 5): it applies smart-charging "
+    "caps (EVs per MV/LV transformer), flexible connections (fast plazas, bus depots) and, when listed, "
+    "heat-pump flexibility (experimental)",
 )
 
 
@@ -340,6 +342,56 @@ def _solve_block(solver: CitySolver, outages: OutageSchedule | None, block_start
     return grid
 
 
+class _HeatPumpFlexibility:
+    """The engine's side of heat-pump flexibility: heat pumps per transformer, caps applied per block.
+
+    Heat-pump power is summed per MV/LV transformer (``has_heat_pumps``
+    marks those with any); the manager's caps and the rebound
+    (`energy_sim.events.heat_pump_flex.HeatPumpDeferral`) act on these sums,
+    and each home's heat pump is scaled by its transformer's ratio.
+    """
+
+    def __init__(self, homes: dict, home_trafo: dict[str, np.ndarray], n_trafo: int, dt_h: float):
+        import scipy.sparse as sps
+
+        self.n_trafo = n_trafo
+        self.member, self.spread_weight, self.home_trafo = {}, {}, home_trafo
+        counts = np.zeros(n_trafo)
+        for code, h in homes.items():
+            has_hp = np.zeros(len(h.ids), dtype=bool)
+            for group in h.heat_pumps:
+                has_hp[group.columns] = True
+            rows = np.flatnonzero(has_hp)
+            self.member[code] = sps.csr_matrix((np.ones(rows.size), (rows, home_trafo[code][rows])),
+                                               shape=(len(h.ids), n_trafo))
+            counts += np.bincount(home_trafo[code][rows], minlength=n_trafo)
+        self.has_heat_pumps = counts > 0
+        for code, m in self.member.items():
+            self.spread_weight[code] = (m @ sps.diags(1.0 / np.maximum(counts, 1))).tocsr()
+        self.deferral = HeatPumpDeferral(n_trafo, dt_h)
+
+    def spread(self, group_delta_kw: np.ndarray, p_kw: dict[str, np.ndarray]) -> None:
+        """Add each transformer's `group_delta_kw` [n_step, n_trafo] equally over its heat-pump homes, in place."""
+        for code, w in self.spread_weight.items():
+            p_kw[code] += (w @ group_delta_kw.T).T
+
+    def apply(self, hp_kw: dict[str, np.ndarray], home_p: dict[str, np.ndarray], manager) -> np.ndarray:
+        """Cap and rebound this block's heat pumps in place (``hp_kw``, ``home_p``); return the uncapped
+        heat-pump power per transformer [n_step, n_trafo] (the manager's forecast for the next block)."""
+        group_kw = sum(np.asarray((self.member[code].T @ hp.T).T) for code, hp in hp_kw.items())
+        caps = None if manager.hp_caps_kw is None else manager.hp_caps_kw[:len(group_kw), :self.n_trafo]
+        held_before = self.deferral.held_back_kwh.copy()
+        new_kw = self.deferral.apply(group_kw, caps)
+        manager.record_heat_pumps(np.concatenate([self.deferral.held_back_kwh - held_before,
+                                                  np.zeros(manager.n_group - self.n_trafo)]))
+        ratio = np.divide(new_kw, group_kw, out=np.ones_like(new_kw), where=group_kw > 0)
+        for code, hp in hp_kw.items():
+            scaled = hp * ratio[:, self.home_trafo[code]]
+            home_p[code] += scaled - hp
+            hp_kw[code] = scaled
+        return group_kw
+
+
 def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress: bool = True) -> RunOutcome:
     """Simulate a validated scenario and write its results.
 
@@ -435,8 +487,11 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
     ], ignore_index=True)
     block_steps = max(1, int(scenario.policies.congestion_manager.block_h * 60 // scenario.horizon.resolution_min))
     manager = scenario.policies.congestion_manager
-    manage = manager.enabled and bool({Measure.smart_charging, Measure.flexible_connections} & set(manager.measures))
+    manage = manager.enabled and bool({Measure.smart_charging, Measure.flexible_connections,
+                                       Measure.heat_pump_flexibility} & set(manager.measures))
     trafo_of = {name: i for i, name in enumerate(solver.lv_trafo_ids)}
+    hp_flex = _HeatPumpFlexibility(homes, home_transformers(city, wijk_codes, solver.lv_trafo_ids), len(trafo_of),
+                                   dt_h) if manage and Measure.heat_pump_flexibility in manager.measures else None
     # what the manager's solve reports: MV/LV transformers, LV feeder heads (their transformer's group), then
     # MV cables and the HV/MV station (shared by the charging hubs)
     element_group = np.concatenate([np.arange(len(trafo_of)),
@@ -445,11 +500,14 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
     mv_elements = np.arange(len(element_group), len(element_group) + n_mv_element)
     element_group = np.concatenate([element_group, np.full(n_mv_element, -1)])
 
-    def solve_with_ev(forecast, ev_kw: np.ndarray) -> np.ndarray:
-        """Loading of every managed element (see ``element_group``) for a block's base load plus `ev_kw`."""
+    def solve_with_ev(forecast, ev_kw: np.ndarray, group_delta_kw: np.ndarray | None = None) -> np.ndarray:
+        """Loading of every managed element (see ``element_group``) for a block's base load plus `ev_kw`
+        (and `group_delta_kw` [n_step, n_group] on each transformer's heat pumps)."""
         base_p, base_q, base_pv, base_extra, base_mv, base_mv_load, base_t = forecast
         n = len(ev_kw)
         p_kw = {c: a[:n].copy() for c, a in base_p.items()}
+        if group_delta_kw is not None:
+            hp_flex.spread(group_delta_kw[:n, :len(trafo_of)], p_kw)
         x_kw = {c: a[:n].copy() for c, a in base_extra.items()}
         mv_kw = base_mv_load[:n].copy()
         n_home = ev.simulation.n_home
@@ -466,10 +524,14 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
         solver.lv_trafo_wijk, time_utc, block_steps, np.random.default_rng([seed, STREAM_EV]),
         lambda k: np.random.default_rng([seed, STREAM_EV_ADOPTION, k]),
         solve=solve_with_ev if manage else None, element_group=element_group, mv_elements=mv_elements,
+        heat_pump_groups=hp_flex.has_heat_pumps if hp_flex is not None else None,
     )
     if manager.enabled and not manage:
-        notes.append("congestion manager enabled without smart_charging or flexible_connections among its measures: "
-                     "no measure it can apply yet")
+        notes.append("congestion manager enabled without smart_charging, flexible_connections or "
+                     "heat_pump_flexibility among its measures: no measure it can apply yet")
+    if manage and ev is None:
+        notes.append("congestion manager enabled, but the scenario has no EV or charger: the manager runs with "
+                     "the events layer, so it applied nothing")
 
     trafo_acc = LoadingAccumulator(trafo_table.trafo.to_numpy(), trafo_table.s_rated_mva.to_numpy(), dt_h)
     line_acc = LoadingAccumulator(line_table.line.to_numpy(), line_table.s_rated_mva.to_numpy(), dt_h)
@@ -501,7 +563,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                                     disable=not progress, leave=False)):
             i1 = min(i0 + block_steps, len(time_utc))
             t = time_utc[i0:i1]
-            home_p, home_q, pv, extra = {}, {}, {}, {}
+            home_p, home_q, pv, extra, hp_kw = {}, {}, {}, {}, {}
             hub_kw = np.zeros((i1 - i0, len(hub_ids)))
             category_mw = np.zeros((i1 - i0, len(wijk_codes), len(CATEGORIES)))
             for k, code in enumerate(wijk_codes):
@@ -512,6 +574,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                 for group in h.heat_pumps:
                     heat_pump[:, group.columns] = group.electric_kw(t, weather.t_amb_degc[i0:i1])
                 home_p[code] = load + heat_pump
+                hp_kw[code] = heat_pump
                 home_q[code] = load * HOUSEHOLD_Q_PER_P  # heat pumps: cos(phi) ~ 1 (inverter drives)
                 category_mw[:, k, CATEGORIES.index("heat_pump")] = heat_pump.sum(axis=1) / 1000.0
                 pv[code] = pv_per_kwp[i0:i1, None] * h.pv_kwp[None, :]
@@ -524,6 +587,10 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                                       {c: a.copy() for c, a in extra.items()}) if manage else (None, None)
                 ev_block = ev.simulation.step_block(i0 * dt_h * 3600.0, i1 - i0, dt_h * 3600.0)
                 ev_kw = ev.add(ev_block.home_kw, ev_block.public_kw, home_p, extra, hub_kw)
+                if hp_flex is not None:  # the manager's heat-pump caps for this block, with the rebound
+                    hp_group_kw = hp_flex.apply(hp_kw, home_p, ev.simulation.manager)
+                    for k, code in enumerate(wijk_codes):
+                        category_mw[:, k, CATEGORIES.index("heat_pump")] = hp_kw[code].sum(axis=1) / 1000.0
                 for k, code in enumerate(wijk_codes):
                     category_mw[:, k, CATEGORIES.index("ev")] = ev_kw[code] / 1000.0
             for j, (cid, cat) in enumerate(zip(mv_ids, mv_categories)):
@@ -536,7 +603,8 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                                 home_p, home_q, pv, extra, mv_power_mw[i0:i1], t, mv_load_p_mw=mv_load_mw)
             if ev is not None and manage:
                 ev.simulation.observe((base_p, home_q, pv, base_extra, mv_power_mw[i0:i1],
-                                       assets.without_hubs(mv_load_mw) * 1000.0, t))
+                                       assets.without_hubs(mv_load_mw) * 1000.0, t),
+                                      hp_group_kw if hp_flex is not None else None)
 
             trafo_loading = np.hstack([grid.trafo_loading_pct, grid.station_trafo_loading_pct])
             line_loading = np.hstack([grid.feeder_loading_pct, grid.mv_line_loading_pct])

@@ -124,12 +124,17 @@ class CongestionManager:
     measures : collection of Measure, optional
         The measures the scenario allows (default: all); groups of other
         measures are never capped.
+    heat_pump_groups : ndarray of bool [n_group], optional
+        Groups whose heat pumps may be capped (measure
+        ``heat_pump_flexibility``, after the group's own measure). ``solve``
+        must then take a third argument ``group_delta_kw[n_step, n_group]``,
+        load added to each group's heat pumps [kW].
     """
 
     def __init__(self, solve: Solve, element_group, group_of_column, group_names: Sequence[str], n_step: int,
                  dt_s: float, target_loading_pct: float = 100.0, corrections: int = 2, *,
                  shared_elements: tuple[np.ndarray, np.ndarray] | None = None,
-                 group_measure: Sequence[Measure] | None = None, measures=None):
+                 group_measure: Sequence[Measure] | None = None, measures=None, heat_pump_groups=None):
         self.solve = solve
         element_group = np.asarray(element_group, dtype=np.int64)
         managed = np.flatnonzero(element_group >= 0)
@@ -143,22 +148,39 @@ class CongestionManager:
             else [Measure.smart_charging] * self.n_group
         allowed = set(Measure) if measures is None else {Measure(m) for m in measures}
         self._enabled = np.array([m in allowed for m in self.group_measure], dtype=bool)
+        self._hp_enabled = (np.zeros(self.n_group, dtype=bool) if heat_pump_groups is None
+                            or Measure.heat_pump_flexibility not in allowed else np.asarray(heat_pump_groups, bool))
         self.n_step = int(n_step)
         self.dt_s = float(dt_s)
         self.target_loading_pct = float(target_loading_pct)
         self.corrections = int(corrections)
         self.caps_kw: np.ndarray | None = None
+        #: Heat-pump power cap per group for the block [kW] (inf: none), or None.
+        self.hp_caps_kw: np.ndarray | None = None
         self.log: list[Intervention] = []
         self.solves = 0
         self._forecast: Any = None
         self._ev_forecast_kw: np.ndarray | None = None
+        self._hp_forecast_kw: np.ndarray | None = None
         self._block_log: list[Intervention] = []
+        self._hp_block_log: list[Intervention] = []
 
     # -- what the engine tells it -------------------------------------------------
-    def observe(self, forecast: Any, ev_unmanaged_kw: np.ndarray) -> None:
-        """Remember the block that just ended: the engine's forecast object and the uncapped EV power [kW]."""
+    def observe(self, forecast: Any, ev_unmanaged_kw: np.ndarray, hp_group_kw: np.ndarray | None = None) -> None:
+        """Remember the block that just ended: the engine's forecast object, the uncapped EV power and
+        the uncapped heat-pump power per group [kW]."""
         self._forecast = forecast
         self._ev_forecast_kw = np.asarray(ev_unmanaged_kw, dtype=float)
+        if hp_group_kw is not None:  # groups after the given columns (e.g. charging hubs) have no heat pumps
+            hp_group_kw = np.asarray(hp_group_kw, dtype=float)
+            hp_group_kw = np.hstack([hp_group_kw, np.zeros((len(hp_group_kw), self.n_group - hp_group_kw.shape[1]))])
+        self._hp_forecast_kw = hp_group_kw
+
+    def record_heat_pumps(self, held_back_kwh: np.ndarray) -> None:
+        """Fill in the heat-pump energy the block's caps held back, per group [kWh]."""
+        for item in self._hp_block_log:
+            item.energy_shifted_kwh = float(held_back_kwh[self.group_names.index(item.element)])
+        self._hp_block_log = []
 
     def record_block(self, p_kw: np.ndarray, p_unmanaged_kw: np.ndarray) -> None:
         """Fill in the energy the block's interventions shifted, from capped and uncapped power [kW]."""
@@ -185,18 +207,42 @@ class CongestionManager:
         return out
 
     def decide(self, now_s: float) -> None:
-        """Set `caps_kw` for the block starting at ``now_s`` (None: no cap), logging interventions."""
+        """Set `caps_kw` (and `hp_caps_kw`) for the block starting at ``now_s`` (None: no cap), logging interventions."""
         self.caps_kw = None
+        self.hp_caps_kw = None
         if self._forecast is None or self._ev_forecast_kw is None:
             return
         fc = self._ev_forecast_kw
         target = self.target_loading_pct
         l_fc = self._group_max_loading(fc)
-        over = (l_fc > target).any(axis=0) & self._enabled
-        if not over.any():
-            return
-        # where EVs sit in each group: as forecast at that step, uniform where none were
+        above = (l_fc > target).any(axis=0)
         f_group = self._group_sum(fc)
+        share, cap, l_plan = None, np.full(f_group.shape, np.inf), l_fc
+        over = above & self._enabled
+        if over.any():
+            share, cap, l_plan, over = self._charging_caps(fc, f_group, over)
+        if over.any():
+            self.caps_kw = cap
+            for g in np.flatnonzero(over):
+                self._intervene(now_s, g, self.group_measure[g], l_fc, l_plan, cap[:, g].min(), self._block_log)
+        ev_plan = fc if not over.any() else np.where(over[self.group_of_column],
+                                                     share * np.where(over, cap, 0.0)[:, self.group_of_column], fc)
+        self._heat_pump_caps(now_s, ev_plan, l_fc, l_plan)
+
+    def _intervene(self, now_s, g, measure, l_fc, l_plan, cap_min_kw, block_log) -> None:
+        item = Intervention(
+            time_s=now_s, element=self.group_names[g], measure=measure,
+            window_start_s=now_s, window_end_s=now_s + len(l_fc) * self.dt_s,
+            forecast_loading_pct=float(l_fc[:, g].max()), planned_loading_pct=float(l_plan[:, g].max()),
+            cap_min_kw=float(cap_min_kw),
+        )
+        self.log.append(item)
+        block_log.append(item)
+
+    def _charging_caps(self, fc, f_group, over):
+        """Charging caps of the `over` groups: (column shares, caps [n_step, n_group], planned loading, groups capped)."""
+        target = self.target_loading_pct
+        # where EVs sit in each group: as forecast at that step, uniform where none were
         n_col_g = np.bincount(self.group_of_column, minlength=self.n_group)
         share = np.where(f_group[:, self.group_of_column] > 0,
                          fc / np.where(f_group > 0, f_group, 1.0)[:, self.group_of_column],
@@ -221,23 +267,55 @@ class CongestionManager:
             cap = np.where(fix, cap * (target - l0) / np.where(fix, rise, 1.0), cap)
             cap = np.maximum(cap, 0.0)
         # a cap the group's forecast power never reaches changes nothing: leave that group alone
-        over &= (cap < f_group - 1e-9).any(axis=0)
-        if not over.any():
-            return
+        over = over & (cap < f_group - 1e-9).any(axis=0)
         capped_column = over[self.group_of_column]
         l_plan = self._group_max_loading(np.where(capped_column, share * cap[:, self.group_of_column], fc))
         cap[:, ~over] = np.inf
-        self.caps_kw = cap
-        n = len(fc)
+        return share, cap, l_plan, over
+
+    def _heat_pump_caps(self, now_s: float, ev_plan: np.ndarray, l_fc: np.ndarray, l_plan: np.ndarray) -> None:
+        """Cap heat pumps where the plan after charging caps still exceeds the target (`hp_caps_kw`)."""
+        hp = self._hp_forecast_kw
+        if hp is None or not self._hp_enabled.any():
+            return
+        target = self.target_loading_pct
+        hp = hp[:len(ev_plan)]
+        over = self._hp_enabled & (l_plan > target).any(axis=0) & (hp > 0).any(axis=0)
+        if not over.any():
+            return
+        from energy_sim.events.heat_pump_flex import HEAT_PUMP_FLEX_MAX_FRAC
+
+        def loading_with(delta_kw):
+            self.solves += 1
+            loading = np.asarray(self.solve(self._forecast, ev_plan, delta_kw), dtype=float)
+            out = np.full((len(loading), self.n_group), -np.inf)
+            np.maximum.at(out.T, self._pair_group, loading[:, self._pair_element].T)
+            return out
+
+        limit = HEAT_PUMP_FLEX_MAX_FRAC * np.where(over, hp, 0.0)
+        l_base = l_plan
+        l_probe = loading_with(-limit)
+        slope = np.maximum((l_base - l_probe) / np.maximum(limit, 1e-9), 1e-9)  # % per kW held back
+        held = np.clip((l_base - target) / slope, 0.0, limit)
+        for _ in range(self.corrections):
+            l_held = loading_with(-held)
+            drop = l_base - l_held
+            fix = (held > 0) & (drop > 1e-9)
+            held = np.clip(np.where(fix, held * (l_base - target) / np.where(fix, drop, 1.0), held), 0.0, limit)
+        over &= (held > 1e-9).any(axis=0)
+        if not over.any():
+            return
+        held[:, ~over] = 0.0
+        l_after = loading_with(-held)
+        # the cap is an envelope for the whole block: held back where the forecast is congested, and the
+        # forecast room below the target elsewhere (so that the rebound cannot make a new peak)
+        room = np.maximum((target - l_after) / slope, 0.0)
+        caps = np.where(held > 1e-9, hp - held, hp + room)
+        caps[:, ~over] = np.inf
+        self.hp_caps_kw = caps
         for g in np.flatnonzero(over):
-            item = Intervention(
-                time_s=now_s, element=self.group_names[g], measure=self.group_measure[g],
-                window_start_s=now_s, window_end_s=now_s + n * self.dt_s,
-                forecast_loading_pct=float(l_fc[:, g].max()), planned_loading_pct=float(l_plan[:, g].max()),
-                cap_min_kw=float(cap[:, g].min()),
-            )
-            self.log.append(item)
-            self._block_log.append(item)
+            self._intervene(now_s, g, Measure.heat_pump_flexibility, l_fc, l_after, caps[:, g].min(),
+                            self._hp_block_log)
 
     def log_frame(self) -> pd.DataFrame:
         """The interventions as a table (one row each)."""

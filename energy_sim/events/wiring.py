@@ -28,7 +28,7 @@ from energy_sim.events.simulation import DepotSpec, EvSimulation, ParkSpec, loca
 from energy_sim.events.sessions import SessionKind
 from energy_sim.scenario.schema import Measure
 
-__all__ = ["EvWiring", "build_ev_wiring", "mv_charging_hub_ids", "WORKPLACE_WEEKEND_FACTOR"]
+__all__ = ["EvWiring", "build_ev_wiring", "home_transformers", "mv_charging_hub_ids", "WORKPLACE_WEEKEND_FACTOR"]
 
 #: Workplace sessions on Saturdays and Sundays relative to a weekday [-].
 #: ASSUMPTION: offices and plants largely closed; shift work and weekend
@@ -36,6 +36,13 @@ __all__ = ["EvWiring", "build_ev_wiring", "mv_charging_hub_ids", "WORKPLACE_WEEK
 WORKPLACE_WEEKEND_FACTOR = 0.2
 
 _MV_KINDS = ("fast", "bus_depot")
+
+
+def home_transformers(city, wijk_codes, lv_trafo_ids: list[str]) -> dict[str, np.ndarray]:
+    """Per wijk, the MV/LV transformer (position in `lv_trafo_ids`) of each home, in the homes' column order."""
+    trafo_of = {name: i for i, name in enumerate(lv_trafo_ids)}
+    return {code: np.concatenate([np.full(int((g.connections.kind == "household").sum()), trafo_of[g.name])
+                                  for g in city.lv_grids[code]]) for code in wijk_codes}
 
 
 def mv_charging_hub_ids(scenario, wijk_codes) -> list[str]:
@@ -96,7 +103,7 @@ def _workplace_day_factor(day_start_s: np.ndarray, start_utc: pd.Timestamp, time
 def build_ev_wiring(scenario, city, wijken, home_ids: dict[str, list[str]], extra_ids: dict[str, list[str]],
                     lv_trafo_ids: list[str], lv_trafo_wijk: list[str], time_utc: pd.DatetimeIndex, block_steps: int,
                     rng_ev: np.random.Generator, rng_adoption_of_wijk, solve=None,
-                    element_group=None, mv_elements=()) -> EvWiring | None:
+                    element_group=None, mv_elements=(), heat_pump_groups=None) -> EvWiring | None:
     """The city's EV layer: EV homes per wijk, public/workplace parks on their LV grids, hubs on MV.
 
     Parameters
@@ -125,6 +132,9 @@ def build_ev_wiring(scenario, city, wijken, home_ids: dict[str, list[str]], extr
         Positions of the MV elements (HV/MV station, MV cables) in what
         ``solve`` reports; they belong to every charging hub's group
         (measure ``flexible_connections``).
+    heat_pump_groups : ndarray of bool [n_lv_trafo], optional
+        Transformers with heat pumps the manager may cap (measure
+        ``heat_pump_flexibility``); ``solve`` then takes a third argument.
 
     Returns
     -------
@@ -133,11 +143,10 @@ def build_ev_wiring(scenario, city, wijken, home_ids: dict[str, list[str]], extr
     """
     trafo_of = {name: i for i, name in enumerate(lv_trafo_ids)}
     codes = [w.code for w in wijken]
+    trafo_of_home = home_transformers(city, codes, lv_trafo_ids)
     home_group, home_slices, first = [], {}, 0
     for k, w in enumerate(wijken):
-        grid_of_home = np.concatenate([
-            np.full(int((g.connections.kind == "household").sum()), trafo_of[g.name]) for g in city.lv_grids[w.code]
-        ])
+        grid_of_home = trafo_of_home[w.code]
         n = len(home_ids[w.code])
         columns = np.sort(rng_adoption_of_wijk(k).permutation(n)[: int(round(w.adoption.ev_frac * n))])
         home_group.append(grid_of_home[columns])
@@ -185,6 +194,8 @@ def build_ev_wiring(scenario, city, wijken, home_ids: dict[str, list[str]], extr
         solve=solve, element_group=element_group, block_s=block_steps * dt_s, n_step_block=block_steps, dt_s=dt_s,
         shared_elements=(np.tile(mv_elements, len(hub_groups)), np.repeat(hub_groups, len(mv_elements))),
         group_measure=[Measure.smart_charging] * n_lv + [Measure.flexible_connections] * len(hub_groups),
-        measures=manager.measures,
+        measures=manager.measures, target_loading_pct=manager.target_loading_pct,
+        heat_pump_groups=None if heat_pump_groups is None else
+        np.concatenate([heat_pump_groups, np.zeros(len(hub_groups), dtype=bool)]),
     )
     return EvWiring(simulation, home_slices, park_targets + depot_targets, group_wijk)

@@ -57,7 +57,7 @@ class RunSummary:
                  f"Results: {results_path}  ({wall_time_s:.1f} s)"]
         if self.interventions is not None:
             lines.insert(-1, f"Congestion manager: {self.interventions} intervention(s), "
-                             f"{self.energy_shifted_kwh:.1f} kWh of EV charging shifted")
+                             f"{self.energy_shifted_kwh:.1f} kWh shifted (EV charging, heat pumps)")
         lines += [f"Note: {n}" for n in notes]
         return "\n".join(lines)
 
