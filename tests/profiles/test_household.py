@@ -144,9 +144,11 @@ def year_150_homes():
 def test_annual_energy_per_connection(year_150_homes):
     e_kwh = year_150_homes.sum(axis=0, dtype=np.float64) * 0.25
     rel = e_kwh / 2700.0 - 1.0
-    # each factor has mean 1; the realised per-home spread is ~1.5 % (sd), so
-    # 150 homes stay within +-7 % and their mean within +-1 %
-    assert np.all(np.abs(rel) < 0.07)
+    # each factor has mean 1; the realised per-home spread is ~1.2-1.6 % (sd:
+    # day factor 0.2 / sqrt(365) = 1.05 %, ~4,000 events a year carrying half
+    # the energy 0.5 * sqrt(1.25 / 4000) = 0.9 %), so the largest of 150 homes
+    # is ~3 sd (~4.4 % for this seed): all within +-5 %, their mean within +-1 %
+    assert np.all(np.abs(rel) < 0.05)
     assert abs(rel.mean()) < 0.01
 
 
