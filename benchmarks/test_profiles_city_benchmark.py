@@ -10,9 +10,11 @@ solar fields, three wind turbines, one heat network (DEC-like, 950
 dwellings), 400 home batteries and 10 neighbourhood batteries; 35,040
 quarter-hours in 365 one-day blocks. Each block is reduced (energy per
 category, city peak) and dropped, as the engine streams its results, so
-memory does not grow with the horizon. Wall time and peak memory are
-printed (``-s``) and stored in ``extra_info``: peak traced memory covers the
-numpy allocations (``tracemalloc``), peak RSS the whole process.
+memory does not grow with the horizon. Wall and CPU time, the household
+share of the CPU time (``household_load_kw`` calls, timed around each call)
+and peak memory are printed (``-s``) and stored in ``extra_info``: peak
+traced memory covers the numpy allocations (``tracemalloc``), peak RSS the
+whole process.
 
 ``benchmarks/conftest.py`` pins numba (and BLAS) to one thread for the CPU
 gate, so these figures are single-threaded; the household kernel is
@@ -105,7 +107,11 @@ def _peak_memory(fn):
 
 
 def _city_year(weather, city, n_block=None):
-    """All asset kinds for the horizon, block by block; returns energy per category [MWh] and the city peak [MW]."""
+    """All asset kinds for the horizon, block by block.
+
+    Returns energy per category [MWh], the city peak [MW] and the CPU time
+    spent in ``household_load_kw`` [s].
+    """
     archetype, wijken = city
     n_block = n_block or len(YEAR) // BLOCK
     dt_h = 0.25
@@ -124,6 +130,7 @@ def _city_year(weather, city, n_block=None):
     e_mwh = dict.fromkeys(CATEGORIES, 0.0)
     peak_mw = 0.0
     hh_buf = [np.empty((BLOCK, HOMES_PER_WIJK), np.float32) for _ in range(2)]
+    household_cpu_s = 0.0
     for b in range(n_block):
         i0, i1 = b * BLOCK, (b + 1) * BLOCK
         t = YEAR[i0:i1]
@@ -133,8 +140,10 @@ def _city_year(weather, city, n_block=None):
         home_net = []
         wijk_net = np.zeros((BLOCK, N_WIJK))
         for k, w in enumerate(wijken):
+            c0 = time.process_time()
             load = household_load_kw(t, w.annual_kwh, rng=np.random.default_rng([SEED, STREAM_HOUSEHOLD_NOISE, k, b]),
                                      traits=w.traits, out=hh_buf[0])
+            household_cpu_s += time.process_time() - c0
             hp = heat_pump_group_electric_kw(t, t_amb, w.hp_h_w_k, archetype.t_base_degc,
                                              archetype.dhw_kwh_per_year, "air_source_8kw")
             pv = pv_per_kwp[i0:i1, None] * w.pv_kwp[None, w.battery_columns]  # homes with batteries only
@@ -165,21 +174,26 @@ def _city_year(weather, city, n_block=None):
             e_mwh[name] += float(np.sum(v)) * dt_h / 1000.0
             city_kw = city_kw + v
         peak_mw = max(peak_mw, float(city_kw.max()) / 1000.0)
-    return e_mwh, peak_mw
+    return e_mwh, peak_mw, household_cpu_s
 
 
 def test_city_year_all_assets(benchmark, weather, city):
     _city_year(weather, city, n_block=1)  # compile / load numba kernels, cache solar position
-    (e_mwh, peak_mw), wall_s, cpu_s, traced_mb, rss_mb = benchmark.pedantic(
+    (e_mwh, peak_mw, household_cpu_s), wall_s, cpu_s, traced_mb, rss_mb = benchmark.pedantic(
         lambda: _peak_memory(lambda: _city_year(weather, city)), rounds=1, iterations=1)
     n_home = N_WIJK * HOMES_PER_WIJK
+    n_value = n_home * len(YEAR)
     # physical sanity of what was computed (not a test of the models)
     assert 0.9 < e_mwh["household"] * 1000 / n_home / 2700 < 1.1
     assert e_mwh["heat_pump"] > 0 and e_mwh["rooftop_pv"] < 0 and e_mwh["wind"] < 0 and peak_mw > 0
-    benchmark.extra_info.update(wall_s=wall_s, cpu_s=cpu_s, peak_traced_mb=traced_mb, peak_rss_mb=rss_mb,
-                                n_value_household=n_home * len(YEAR), numba_threads=numba.get_num_threads())
+    benchmark.extra_info.update(wall_s=wall_s, cpu_s=cpu_s, household_cpu_s=household_cpu_s,
+                                household_share=household_cpu_s / cpu_s,
+                                household_ns_per_value=household_cpu_s / n_value * 1e9,
+                                peak_traced_mb=traced_mb, peak_rss_mb=rss_mb,
+                                n_value_household=n_value, numba_threads=numba.get_num_threads())
     print(f"\ncity-year profiles ({n_home} homes, all asset kinds, {len(YEAR)} steps): wall {wall_s:.1f} s, "
-          f"CPU {cpu_s:.1f} s ({numba.get_num_threads()} numba thread(s)), "
+          f"CPU {cpu_s:.1f} s ({numba.get_num_threads()} numba thread(s)), of which household "
+          f"{household_cpu_s:.1f} s ({household_cpu_s / cpu_s:.0%}, {household_cpu_s / n_value * 1e9:.1f} ns per value); "
           f"peak traced numpy memory {traced_mb:.0f} MB, process peak RSS {rss_mb:.0f} MB; "
           + ", ".join(f"{k} {v:,.0f} MWh" for k, v in e_mwh.items()) + f"; city peak {peak_mw:.1f} MW")
 
@@ -198,6 +212,26 @@ def test_household_load_block(benchmark, city, n_step):
                              kwargs=dict(rng=np.random.default_rng([SEED, 4, 0, 0]), traits=traits))
     assert out.shape == (n_step, annual.size)
     benchmark.extra_info["ns_per_value"] = benchmark.stats.stats.median / out.size * 1e9
+
+
+def test_household_load_wijk_blocks(benchmark, city):
+    """As the engine calls it: per block, once per wijk of 4,000 homes (the block's calendar is computed
+    on the first call and reused); each round is a new day."""
+    _, wijken = city
+    blocks = iter(range(1, 365))
+    out = np.empty((BLOCK, HOMES_PER_WIJK), np.float32)
+
+    def one_block():
+        b = next(blocks)
+        t = YEAR[b * BLOCK:(b + 1) * BLOCK]
+        for k, w in enumerate(wijken):
+            household_load_kw(t, w.annual_kwh, rng=np.random.default_rng([SEED, STREAM_HOUSEHOLD_NOISE, k, b]),
+                              traits=w.traits, out=out)
+
+    household_load_kw(YEAR[:BLOCK], wijken[0].annual_kwh, rng=np.random.default_rng(0), traits=wijken[0].traits,
+                      out=out)
+    benchmark.pedantic(one_block, rounds=10, iterations=1)
+    benchmark.extra_info["ns_per_value"] = benchmark.stats.stats.median / (N_WIJK * out.size) * 1e9
 
 
 def test_heat_pump_group_block(benchmark, weather, city):

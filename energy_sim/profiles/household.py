@@ -29,16 +29,45 @@ resolution samples the same energy. Its targets (``reference/hengelo.md``,
   a small seasonal amplitude (+-8 %). This mirrors the working-hours
   character of NEDU E3A/E3B; it is a documented stand-in, not the table.
 
+Stochastic model of one connection (details in :func:`household_load_kw`):
+the standard shape, shifted by the home's persistent routine shift (whole
+minutes) and scaled by a lognormal day factor of its own and one shared by
+all homes, carries (1 - f) of the energy times a mean-one lognormal AR(1)
+noise (log s.d. 0.25, correlation time 1 h), and f = 50 % as appliance
+events: Poisson arrivals at a rate proportional to that level, each with a
+Gamma energy (mean 0.35 kWh, c.v. 0.5) spent within its step.
+
+For speed (issue 4: 1.4e9 values in a city-year), the noise and the events
+are not drawn value by value: each connection reads, per block, a window of
+a long precomputed stationary noise path and of a precomputed unit-rate
+Poisson process (Exp(1) gaps with Gamma energies), at offsets drawn from its
+own random stream, and runs the events on its own clock (the integral of its
+event rate). A window of a stationary path is a sample of the process, so
+this preserves, per connection: the mean-one factors (each pool is
+normalised to mean exactly 1, so the expected annual energy is
+``annual_kwh``), the lognormal marginal and the AR(1) autocorrelation
+``exp(-dt/tau)`` of the noise, the Poisson law of the event counts with
+their rate following the shape (more events at the evening peak, not bigger
+ones), and the Gamma law of their energies. Connections are independent
+given the pools, so an aggregate of n homes is smoother than one home by the
+usual 1/sqrt(n) of independent demand, and the after-diversity maximum
+demand (ADMD) is that of the per-value model (CLNR-L217 range, see
+:class:`HouseholdNoise`). What the pools limit is variety: 65,536 noise
+windows and 16,384 event sequences, which a connection meets at random,
+per block. Each block starts the noise from a stationary window and the
+event clock afresh (memoryless), so blocks are independent and reproducible
+from ``(seed, wijk, block)``, as before.
+
 Seeding for the engine (reproducible per block, independent of the number of
 workers)::
 
     traits = household_traits(
-        n_connection, rng=np.random.default_rng([seed, STREAM_HOUSEHOLD]),
+        n_connection, rng=np.random.default_rng([seed, STREAM_HOUSEHOLD_TRAITS, wijk]),
         common_seed=seed)
     for block_index, time_block in enumerate(blocks):
         p_kw = household_load_kw(
             time_block, annual_kwh,
-            rng=np.random.default_rng([seed, block_index, STREAM_HOUSEHOLD]),
+            rng=np.random.default_rng([seed, STREAM_HOUSEHOLD_NOISE, wijk, block_index]),
             traits=traits)
 
 Persistent traits (time shift, and the seed of the weather-like day factor
@@ -194,22 +223,18 @@ def _easter_doy(year: np.ndarray) -> np.ndarray:
     return cum + day
 
 
-def _is_nl_holiday(local: pd.DatetimeIndex) -> np.ndarray:
-    """Dutch public holidays on which most people do not work.
+def _is_nl_holiday(year: np.ndarray, month: np.ndarray, day: np.ndarray, doy: np.ndarray,
+                   weekday: np.ndarray) -> np.ndarray:
+    """Dutch public holidays on which most people do not work, from local date fields (weekday 0 = Monday).
 
     New Year's Day, Easter Monday, King's Day (27 April, 26 April when the
     27th is a Sunday), Ascension Day (Easter + 39), Whit Monday (Easter + 50),
     Christmas Day and Boxing Day (Rijksoverheid, "Officiële feestdagen").
     Liberation Day (5 May) is a day off only every fifth year and is ignored.
     """
-    month = local.month.to_numpy()
-    day = local.day.to_numpy()
-    year = local.year.to_numpy()
-    doy = local.dayofyear.to_numpy()
-    wd = local.dayofweek.to_numpy()
     easter = _easter_doy(year)
     fixed = ((month == 1) & (day == 1)) | ((month == 12) & ((day == 25) | (day == 26)))
-    kings = (month == 4) & (((day == 27) & (wd != 6)) | ((day == 26) & (wd == 5)))
+    kings = (month == 4) & (((day == 27) & (weekday != 6)) | ((day == 26) & (weekday == 5)))
     moving = (doy == easter + 1) | (doy == easter + 39) | (doy == easter + 50)
     return fixed | kings | moving
 
@@ -226,18 +251,29 @@ class _Calendar:
     holidays: bool  # holidays counted as Sundays
 
 
+_NS_PER_DAY = 86_400 * 10**9
+
+
 def _calendar(time_utc: pd.DatetimeIndex, holidays: bool) -> _Calendar:
+    """Local-clock features from the wall-clock nanoseconds (one time-zone conversion,
+    then integer arithmetic; pandas' field accessors cost ~0.1 ms each per call)."""
     time_utc = _check_time(time_utc)
-    local = time_utc.tz_convert(LOCAL_TZ)
-    hour_h = local.hour.to_numpy() + local.minute.to_numpy() / 60.0 + local.second.to_numpy() / 3600.0
-    wd = local.dayofweek.to_numpy()
-    day_type = np.where(wd == 5, 1, np.where(wd == 6, 2, 0))
+    wall_ns = time_utc.tz_convert(LOCAL_TZ).tz_localize(None).asi8
+    day_code = wall_ns // _NS_PER_DAY  # local date as days since 1970-01-01
+    sec = (wall_ns - day_code * _NS_PER_DAY) // 10**9
+    hour_h = sec // 3600 + (sec % 3600 // 60) / 60.0 + (sec % 60) / 3600.0
+    weekday = (day_code + 3) % 7  # 1970-01-01 was a Thursday; 0 = Monday
+    day_type = np.where(weekday == 5, 1, np.where(weekday == 6, 2, 0))
+    date = day_code.astype("datetime64[D]")
+    year_start = date.astype("datetime64[Y]")
+    month_start = date.astype("datetime64[M]")
+    doy = (date - year_start).astype(np.int64) + 1
     if holidays:
-        day_type = np.where(_is_nl_holiday(local), 2, day_type)
-    naive_days = local.tz_localize(None).normalize()
-    day_code = (naive_days.to_numpy().astype("datetime64[D]").astype(np.int64))
-    dt_h = _step_h(time_utc)
-    return _Calendar(hour_h, day_type, local.dayofyear.to_numpy().astype(float), day_code, dt_h, holidays)
+        year = year_start.astype(np.int64) + 1970
+        month = month_start.astype(np.int64) % 12 + 1
+        day = (date - month_start).astype(np.int64) + 1
+        day_type = np.where(_is_nl_holiday(year, month, day, doy, weekday), 2, day_type)
+    return _Calendar(hour_h, day_type, doy.astype(float), day_code, _step_h(time_utc), holidays)
 
 
 def _step_h(time_utc: pd.DatetimeIndex) -> float:
@@ -596,20 +632,107 @@ def _gamma(state, spare, has_spare, shape):
             return state, spare, has_spare, d * v * boost
 
 
+# Pools of stochastic series shared by all connections.
+#
+# Drawing a normal and an exponential per value for the noise, and a Poisson
+# count per step for the events, cost ~40-55 ns per value (1.4e9 values in a
+# city-year). Instead, in each block each connection reads a window of two
+# long sample paths, drawn once per process, starting at its own random
+# offsets:
+#
+# * noise: a stationary AR(1) path of standard normals with the step's
+#   correlation ``phi = exp(-dt_h / noise_tau_h)``, turned into the lognormal
+#   factor ``exp(noise_sd x)`` and divided by its mean (exactly 1 over the pool);
+# * events: a unit-rate Poisson process as a list of Exp(1) gaps, each arrival
+#   with a Gamma(event_shape) energy; gaps and energies divided by their
+#   means (exactly 1 over the pool).
+#
+# A window of a stationary path is a sample of the process, so a connection's
+# noise has the model's marginal distribution and autocorrelation, and its
+# events, run on its own operational clock (integrated event rate), are a
+# Poisson process with that rate and Gamma energies (a time change; the Exp(1)
+# gaps are memoryless, so starting the clock anywhere in the pool is exact).
+# Given the pools, connections are independent: their offsets are independent
+# draws from their own (key, column) streams. What they share is the finite
+# set of windows: two connections see the same noise window with probability
+# ~1 / 65,000 (~120 pairs among 4,000 homes in a block: their noise factors
+# coincide, their shifts, day factors and events do not) and start the same
+# event sequence with probability 1 / 16,384 (and then meet its events at
+# other instants, as their clocks run at their own rates).
+# The pools come from a fixed seed: the scenario seed chooses the offsets,
+# so the same seed gives the same output and another seed other windows.
+
+_NOISE_POOL_SIZE = 2**16  # float32, 256 KiB (L2-sized); longer than a year of 15-min steps
+_EVENT_POOL_SIZE = 2**14  # float64 pairs, 256 KiB; a home has ~4,000 events a year
+_POOL_SEED = 0x6E6F697365  # fixed: pools are part of the model, not of the run
+# Steps whose expected event count reaches this draw the count and energy
+# directly (large businesses on long steps) instead of walking the pool.
+_EVENT_POOL_MAX_LAM = 2.0
+
+
+@njit(cache=True)
+def _ar1_path(z, phi):
+    """Stationary AR(1) ``x[t] = phi x[t-1] + sqrt(1 - phi^2) z[t]``, ``x[0] = z[0]`` (unit variance)."""
+    x = np.empty_like(z)
+    c = math.sqrt(1.0 - phi * phi)
+    x[0] = z[0]
+    for t in range(1, z.size):
+        x[t] = phi * x[t - 1] + c * z[t]
+    return x
+
+
+@lru_cache(maxsize=8)
+def _noise_pool(noise_sd: float, phi: float) -> np.ndarray:
+    """Lognormal AR(1) factors ``exp(noise_sd x)``, ``x`` of correlation ``phi`` per step, divided by their mean.
+
+    Returns ``[_NOISE_POOL_SIZE]`` float32, read-only, cached (a few ms to draw).
+    """
+    z = np.random.default_rng([_POOL_SEED, 1]).standard_normal(_NOISE_POOL_SIZE)
+    pool = np.exp(noise_sd * _ar1_path(z, phi))
+    pool = (pool / pool.mean()).astype(np.float32)
+    pool.flags.writeable = False
+    return pool
+
+
+@lru_cache(maxsize=8)
+def _event_pool(event_shape: float) -> np.ndarray:
+    """A unit-rate Poisson process with marks: ``[_EVENT_POOL_SIZE, 2]`` float64 of
+    (Exp(1) gap before arrival k, Gamma(event_shape) energy of arrival k), each column divided by its mean.
+
+    Read-only, cached.
+    """
+    rng = np.random.default_rng([_POOL_SEED, 2])
+    pool = np.empty((_EVENT_POOL_SIZE, 2))
+    pool[:, 0] = rng.standard_exponential(_EVENT_POOL_SIZE)
+    pool[:, 1] = rng.gamma(event_shape, 1.0, _EVENT_POOL_SIZE)
+    pool /= pool.mean(axis=0)
+    pool.flags.writeable = False
+    return pool
+
+
 @njit(cache=True, parallel=True, fastmath=False)
-def _household_kernel(out, table, n_grid, hour_h, row_off, w_winter, step_scale, day_idx, shift_h, mean_kw, key,
-                      day_sd, noise_sd, phi, event_share, event_kwh, event_shape, dt_h):
+def _household_kernel(out, day_table, step_index, step_frac, day_idx, day_scale, shift_off, mean_kw, key,
+                      day_sd, noise_pool, event_pool, event_share, event_kwh, event_shape, dt_h):
     """Fill ``out[n_step, n_conn]`` [kW], one connection per iteration (see household_load_kw).
 
-    Per connection, the AR(1) normals are drawn first into a small buffer, so
-    the main loop over steps has no long chain of dependent random draws;
-    appliance events (rare at 15 min) are decided by one uniform per step.
+    ``day_table`` holds, per local date of the block, the (sharpened)
+    winter/summer blend of that date's day shape on a one-minute grid over
+    two days; step ``t`` of a connection shifted by ``s`` whole minutes reads
+    it at ``step_index[t] + shift_off`` with ``shift_off = 1440 - s mod
+    1440`` (no wrapping needed) and interpolates by ``step_frac[t]``.
+    ``day_scale[d]`` is date ``d``'s season, day-type energy and shared day
+    factor; ``day_idx[t]`` the date of step ``t``. Random draws per connection
+    and block: two uniforms (pool offsets) and one normal per local date (day
+    factor), plus direct Poisson/Gamma draws on steps whose expected event
+    count reaches ``_EVENT_POOL_MAX_LAM``.
     """
     n_step, n_conn = out.shape
-    innov_sd = math.sqrt(1.0 - phi * phi)
     day_bias = -0.5 * day_sd * day_sd
-    noise_bias = -0.5 * noise_sd * noise_sd
-    x_max = n_grid - 1.000001
+    n_noise = noise_pool.size
+    # windows that do not wrap around the end of the (non-cyclic) AR(1) path
+    n_window = n_noise - n_step + 1 if n_step <= n_noise else n_noise
+    n_event_pool = event_pool.shape[0]
+    event_scale = event_kwh / dt_h  # pool energies have mean 1 (x event_kwh), spread over the step
     for i in prange(n_conn):
         m_kw = mean_kw[i]
         if m_kw <= 0.0:
@@ -617,54 +740,107 @@ def _household_kernel(out, table, n_grid, hour_h, row_off, w_winter, step_scale,
                 out[t, i] = 0.0
             continue
         state = _mix64(key + _mix64(np.uint64(i) + _U64_GOLDEN))
-        # AR(1) start (stationary) and innovations: n_step + 1 normals, polar method in pairs
-        z = np.empty(n_step + 2)
-        k = 0
-        while k <= n_step:
-            state, u = _uniform(state)
-            state, v = _uniform(state)
-            u = 2.0 * u - 1.0
-            v = 2.0 * v - 1.0
-            s = u * u + v * v
-            if 0.0 < s < 1.0:
-                f = math.sqrt(-2.0 * math.log(s) / s)
-                z[k] = u * f
-                z[k + 1] = v * f
-                k += 2
         spare = 0.0
         has_spare = False
-        ar = z[0]
-        shift = shift_h[i]
+        state, u = _uniform(state)
+        j_noise = int(u * n_window)
+        state, u = _uniform(state)
+        j_event = int(u * n_event_pool)
+        next_event = event_pool[j_event, 0]  # operational time of the first arrival
+        clock = 0.0
+        off = shift_off[i]
         day = -1
-        day_f = 1.0
-        base_kw = (1.0 - event_share) * m_kw
-        lam_per_level = event_share * m_kw * dt_h / event_kwh
+        base_kw = 0.0
+        lam_per_level = 0.0
         for t in range(n_step):
             if day_idx[t] != day:  # new local date: new day factor
                 day = day_idx[t]
                 state, zd, spare, has_spare = _normal(state, spare, has_spare)
-                day_f = math.exp(day_sd * zd + day_bias)
-            h = hour_h[t] - shift
-            if h < 0.0:  # wrap to [0, 24): shifts wrap around the local day
-                h += 24.0
-            elif h >= 24.0:
-                h -= 24.0
-            if h < 0.0 or h >= 24.0:  # shifts beyond a day (hand-made traits)
-                h -= 24.0 * math.floor(h / 24.0)
-            x = min(max(h * 60.0, 0.0), x_max)
-            j = int(x)
-            fr = x - j
-            j += row_off[t]
-            winter = table[j] * (1.0 - fr) + table[j + 1] * fr
-            summer = table[j + n_grid] * (1.0 - fr) + table[j + n_grid + 1] * fr
-            level = (summer + w_winter[t] * (winter - summer)) * step_scale[t] * day_f
-            ar = phi * ar + innov_sd * z[t + 1]
-            p_kw = base_kw * level * math.exp(noise_sd * ar + noise_bias)
-            state, spare, has_spare, n_event = _poisson(state, spare, has_spare, lam_per_level * level)
-            if n_event > 0:
-                state, spare, has_spare, g = _gamma(state, spare, has_spare, event_shape * n_event)
-                p_kw += g * (event_kwh / event_shape) / dt_h
+                day_f = math.exp(day_sd * zd + day_bias) * day_scale[day]
+                base_kw = (1.0 - event_share) * m_kw * day_f
+                lam_per_level = event_share * m_kw * dt_h / event_kwh * day_f
+            j = step_index[t] + off
+            a = day_table[j]
+            level = a + step_frac[t] * (day_table[j + 1] - a)
+            p_kw = base_kw * level * noise_pool[j_noise]
+            j_noise += 1
+            if j_noise == n_noise:  # only for blocks longer than the pool
+                j_noise = 0
+            # appliance events: arrivals of the unit-rate pool process on the
+            # connection's operational clock (integrated event rate)
+            lam = lam_per_level * level
+            if lam < _EVENT_POOL_MAX_LAM:
+                clock += lam
+                if clock >= next_event:
+                    e = 0.0
+                    while clock >= next_event:
+                        e += event_pool[j_event, 1]
+                        j_event += 1
+                        if j_event == n_event_pool:
+                            j_event = 0
+                        next_event += event_pool[j_event, 0]
+                    p_kw += e * event_scale
+            else:  # direct draws; the memoryless clock is left as it is
+                state, spare, has_spare, n_event = _poisson(state, spare, has_spare, lam)
+                if n_event > 0:
+                    state, spare, has_spare, g = _gamma(state, spare, has_spare, event_shape * n_event)
+                    p_kw += g * (event_kwh / event_shape) / dt_h
             out[t, i] = p_kw
+
+
+_MIN_PER_DAY = 1440
+_ROW_LEN = 2 * _MIN_PER_DAY + 1  # a day shape over two days on the one-minute grid, both ends included
+
+
+def _time_key(time_utc: pd.DatetimeIndex) -> tuple[int, int, int]:
+    """(first instant [ns since epoch, UTC], number of steps, step [ns]) of an evenly spaced index."""
+    time_utc = _check_time(time_utc)
+    step_ns = int(round(_step_h(time_utc) * 3.6e12))
+    return int(time_utc.asi8[0]) if len(time_utc) else 0, len(time_utc), step_ns
+
+
+@dataclass(frozen=True)
+class _Block:
+    """What all connections of one call share (read-only arrays; see :func:`_household_kernel`)."""
+
+    day_table: np.ndarray  # [n_date * _ROW_LEN] shape of each local date, winter/summer blended
+    step_index: np.ndarray  # [n_step] int64: minute of the local day + date row offset
+    step_frac: np.ndarray  # [n_step] fraction of a minute past step_index
+    day_idx: np.ndarray  # [n_step] int64 local date of each step
+    day_scale: np.ndarray  # [n_date] season x day-type energy x shared day factor
+    dt_h: float
+
+
+@lru_cache(maxsize=16)
+def _block_setup(t0_ns: int, n_step: int, step_ns: int, holidays: bool, profile: StandardProfile,
+                 kappa_shift: float, common_seed: int, common_day_sd: float) -> _Block:
+    """Calendar, shapes and shared factors of a block; cached because the engine calls
+    :func:`household_load_kw` once per wijk with the same block."""
+    time_utc = pd.date_range(pd.Timestamp(t0_ns, tz="UTC"), periods=n_step, freq=pd.Timedelta(step_ns, "ns"))
+    pdef = _PROFILES[profile]
+    cal = _calendar(time_utc, holidays)
+    table = _table(pdef, kappa_shift)  # [day_type * 2 + season, minute 0..1440]
+    days, first, day_idx = np.unique(cal.day_code, return_index=True, return_inverse=True)
+    day_idx = day_idx.astype(np.int64).ravel()
+    # per local date, as in _shape_core: winter/summer blend, season, day-type energy, shared day factor
+    phase = _TWO_PI * (cal.doy[first] - pdef.season_peak_doy) / _DAYS_PER_YEAR
+    w_winter = 0.5 * (1.0 + np.cos(phase))
+    day_type = cal.day_type[first]
+    day_energy = np.asarray(pdef.day_energy)[day_type] / _mean_day_energy(pdef, cal.holidays)
+    common = np.array([_common_factor(common_seed, int(d), common_day_sd) for d in days])
+    day_scale = (1.0 + pdef.season_amp * np.cos(phase)) * day_energy * common
+    winter, summer = table[2 * day_type], table[2 * day_type + 1]
+    one_day = summer + w_winter[:, None] * (winter - summer)
+    day_table = np.concatenate([one_day[:, :_MIN_PER_DAY], one_day], axis=1).ravel()
+    minute = cal.hour_h * 60.0
+    whole = np.floor(minute + 1e-9)  # 17.75 h * 60 may round to 1064.9999999
+    step_frac = np.maximum(minute - whole, 0.0)
+    step_index = whole.astype(np.int64) + day_idx * _ROW_LEN
+    arrays = (day_table, step_index, step_frac, day_idx, day_scale)
+    for arr in arrays:
+        arr.flags.writeable = False
+    return _Block(*arrays, dt_h=float(cal.dt_h))
+
 
 def household_load_kw(
     time_utc: pd.DatetimeIndex,
@@ -680,32 +856,41 @@ def household_load_kw(
 ) -> np.ndarray:
     """Stochastic electricity demand of many connections.
 
-    Model, per connection ``i`` with mean power ``m_i = annual_kwh_i / 8766 h``:
+    Model, per connection ``i`` with mean power ``m_i = annual_kwh_i / 8766 h``
+    and level ``L_i(t) = D_i(d) C(d) S(t - s_i)``:
 
-    ``p_i(t) = m_i D_i(d) C(d) [(1 - f) S(t - s_i) N_i(t) + f S(t - s_i) E_i(t)]``
+    ``p_i(t) = m_i L_i(t) (1 - f) N_i(t) + event_kwh / dt_h * sum of the energies of the events in step t``
 
     with ``S`` the standard shape sharpened so that averaging over the
-    shifts ``s_i`` returns the standard shape (bump variances add:
-    ``1/kappa_ind = 1/kappa - var(s_i)`` in radians²), ``D_i`` a lognormal
-    per-connection day factor (mean 1), ``C`` the shared day factor,
-    ``N_i`` a mean-one lognormal of an AR(1) process, ``f`` the event share
-    and ``E_i`` discrete appliance events: a Poisson number per step with
-    rate ``m_i S / event_kwh`` per hour, each of Gamma-distributed energy
-    (mean ``event_kwh``), spread over the step (so hourly steps average
-    spikes, 15-min steps show them). Shifts wrap around the local day, so
-    daily energy is preserved exactly. All factors have mean one: the
-    expected energy of each connection over a year is ``annual_kwh``
-    (realised spread ~1.3-1.5 % s.d. per connection, all of 150 homes within
-    +-5 % in our runs).
+    shifts ``s_i`` (whole minutes) returns the standard shape (bump variances
+    add: ``1/kappa_ind = 1/kappa - var(s_i)`` in radians²), ``D_i`` a
+    lognormal per-connection day factor (mean 1), ``C`` the shared day
+    factor, ``N_i`` the noise: a mean-one lognormal of an AR(1) process with
+    log s.d. ``noise_sd`` and correlation time ``noise_tau_h``, and ``f``
+    the event share. Appliance events arrive as a Poisson process of rate
+    ``f m_i L_i(t) / event_kwh`` per hour, each with a Gamma-distributed
+    energy (mean 1, shape ``event_shape``, in units of ``event_kwh``) spread
+    over its step (so hourly steps average spikes, 15-min steps show them).
+    Shifts wrap around the local day, so daily energy is preserved exactly.
+    All factors have mean one: the expected energy of each connection over a
+    year is ``annual_kwh`` (realised spread ~1.2-1.6 % s.d. per connection;
+    all of 150 homes within +-5 % in our runs).
 
-    Computation: one fused numba kernel, parallel over connections, that
-    generates each connection's block in a single pass (no temporaries beyond
-    the output). ``rng`` supplies one 64-bit key; connection ``i`` draws from
-    its own SplitMix64 stream seeded by ``(key, i)`` (day factor, AR(1)
-    start and innovations, event counts and energies, in step order). So the
-    output depends only on the generator's state, the column index and that
+    Computation: one fused numba kernel, parallel over connections, one pass
+    per connection and no temporaries beyond the output. The noise and the
+    events are windows of two sample paths drawn once per process (see
+    "Pools" in the source): per value the kernel reads the shape, one noise
+    factor and advances the event clock, with no random draw, no logarithm
+    and no exponential (10-14 ns per value on one core of the shared
+    benchmark machine, against 45-60 ns for per-value draws; see
+    ``benchmarks/test_profiles_city_benchmark.py``). ``rng`` supplies one 64-bit key; connection ``i``
+    draws from its own SplitMix64 stream seeded by ``(key, i)``: the two
+    pool offsets and a normal per local date (day factor). So the output
+    depends only on the generator's state, the column index and that
     column's inputs: identical whatever the number of threads, and a column
-    does not change when other columns are added after it.
+    does not change when other columns are added after it. The calendar and
+    shapes of a block are cached, so calling once per wijk with the same
+    block costs the calendar once.
 
     Parameters
     ----------
@@ -752,27 +937,19 @@ def household_load_kw(
             f"traits.shift_h has shape {traits.shift_h.shape} but annual_kwh has {n_conn} connections; "
             "draw traits with household_traits(len(annual_kwh), ...)"
         )
-    pdef = _PROFILES[StandardProfile(profile)]
-    cal = _calendar(time_utc, holidays)
-    n_step = cal.hour_h.size
-
+    profile = StandardProfile(profile)
+    pdef = _PROFILES[profile]
     # Sharpen bumps by the variance of the shift distribution (the model's, not
     # this call's sample, so a home's shape does not depend on who else is in
     # the call) so that the ensemble mean is the standard shape.
     shift_var_rad2 = (_TWO_PI / 24.0) ** 2 * noise.shift_sd_h**2
     max_kappa = max(max(s.kappa) for s in pdef.shapes.values())
-    kappa_shift = min(shift_var_rad2, 0.5 / max_kappa)
-    table = np.ascontiguousarray(_table(pdef, kappa_shift).ravel())
-
-    # Per-step factors shared by all connections (as in _shape_core), and the
-    # shared day factor per local date.
-    phase = _TWO_PI * (cal.doy - pdef.season_peak_doy) / _DAYS_PER_YEAR
-    w_winter = 0.5 * (1.0 + np.cos(phase))
-    day_energy = np.asarray(pdef.day_energy)[cal.day_type] / _mean_day_energy(pdef, cal.holidays)
-    days, day_idx = np.unique(cal.day_code, return_inverse=True)
-    common = np.array([_common_factor(traits.common_seed, int(d), noise.common_day_sd) for d in days])
-    step_scale = (1.0 + pdef.season_amp * np.cos(phase)) * day_energy * common[day_idx]
-    row_off = (cal.day_type * 2 * _GRID_H.size).astype(np.int64)
+    kappa_shift = round(float(min(shift_var_rad2, 0.5 / max_kappa)), 12)
+    block = _block_setup(*_time_key(time_utc), bool(holidays), profile, kappa_shift, int(traits.common_seed),
+                         float(noise.common_day_sd))
+    n_step = block.step_index.size
+    # shifts in whole minutes (the table's resolution), as offsets into the two-day rows
+    shift_off = _MIN_PER_DAY - np.rint(np.asarray(traits.shift_h, dtype=float) * 60.0).astype(np.int64) % _MIN_PER_DAY
 
     key = np.uint64(rng.integers(0, 2**63 - 1, dtype=np.int64))
     if out is None:
@@ -783,10 +960,10 @@ def household_load_kw(
             f"(got {out.dtype} {out.shape}); or leave it out"
         )
     _household_kernel(
-        out, table, _GRID_H.size, np.ascontiguousarray(cal.hour_h, dtype=np.float64), row_off,
-        np.ascontiguousarray(w_winter), np.ascontiguousarray(step_scale), day_idx.astype(np.int64).ravel(),
-        np.ascontiguousarray(traits.shift_h, dtype=np.float64), annual_kwh / HOURS_PER_YEAR, key,
-        float(noise.day_sd), float(noise.noise_sd), float(np.exp(-cal.dt_h / noise.noise_tau_h)),
-        float(noise.event_share), float(noise.event_kwh), float(noise.event_shape), float(cal.dt_h),
+        out, block.day_table, block.step_index, block.step_frac, block.day_idx, block.day_scale, shift_off,
+        annual_kwh / HOURS_PER_YEAR, key, float(noise.day_sd),
+        _noise_pool(float(noise.noise_sd), float(np.exp(-block.dt_h / noise.noise_tau_h))),
+        _event_pool(float(noise.event_shape)), float(noise.event_share), float(noise.event_kwh),
+        float(noise.event_shape), block.dt_h,
     )
     return out
