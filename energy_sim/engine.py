@@ -80,9 +80,9 @@ HEAT_LOSS_SIGMA = 0.25
 
 #: What the engine does not simulate yet; printed with every summary.
 NOT_YET_SIMULATED = (
-    "PV and wind curtailment and battery dispatch in the congestion manager (issue 5): it applies smart-charging "
-    "caps (EVs per MV/LV transformer), flexible connections (fast plazas, bus depots) and, when listed, "
-    "heat-pump flexibility (experimental)",
+    "curtailment of MV solar fields and wind turbines, and battery dispatch, in the congestion manager (issue 5): "
+    "it applies smart-charging caps (EVs per MV/LV transformer), flexible connections (fast plazas, bus depots), "
+    "rooftop-PV curtailment per MV/LV transformer and, when listed, heat-pump flexibility (experimental)",
 )
 
 
@@ -488,10 +488,15 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
     block_steps = max(1, int(scenario.policies.congestion_manager.block_h * 60 // scenario.horizon.resolution_min))
     manager = scenario.policies.congestion_manager
     manage = manager.enabled and bool({Measure.smart_charging, Measure.flexible_connections,
-                                       Measure.heat_pump_flexibility} & set(manager.measures))
+                                       Measure.heat_pump_flexibility, Measure.curtailment} & set(manager.measures))
     trafo_of = {name: i for i, name in enumerate(solver.lv_trafo_ids)}
-    hp_flex = _HeatPumpFlexibility(homes, home_transformers(city, wijk_codes, solver.lv_trafo_ids), len(trafo_of),
-                                   dt_h) if manage and Measure.heat_pump_flexibility in manager.measures else None
+    home_trafo = home_transformers(city, wijk_codes, solver.lv_trafo_ids)
+    hp_flex = _HeatPumpFlexibility(homes, home_trafo, len(trafo_of), dt_h) \
+        if manage and Measure.heat_pump_flexibility in manager.measures else None
+    curtail = manage and Measure.curtailment in manager.measures
+    pv_groups = np.zeros(len(trafo_of), dtype=bool)
+    for code, h in homes.items():
+        pv_groups[home_trafo[code][h.pv_kwp > 0]] = True
     # what the manager's solve reports: MV/LV transformers, LV feeder heads (their transformer's group), then
     # MV cables and the HV/MV station (shared by the charging hubs)
     element_group = np.concatenate([np.arange(len(trafo_of)),
@@ -500,11 +505,15 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
     mv_elements = np.arange(len(element_group), len(element_group) + n_mv_element)
     element_group = np.concatenate([element_group, np.full(n_mv_element, -1)])
 
-    def solve_with_ev(forecast, ev_kw: np.ndarray, group_delta_kw: np.ndarray | None = None) -> np.ndarray:
+    def solve_with_ev(forecast, ev_kw: np.ndarray, group_delta_kw: np.ndarray | None = None,
+                      pv_kw_per_kwp: np.ndarray | None = None) -> np.ndarray:
         """Loading of every managed element (see ``element_group``) for a block's base load plus `ev_kw`
-        (and `group_delta_kw` [n_step, n_group] on each transformer's heat pumps)."""
+        (and `group_delta_kw` [n_step, n_group] on each transformer's heat pumps; rooftop PV per kWp
+        `pv_kw_per_kwp` [n_step, n_group] per transformer instead of the forecast's)."""
         base_p, base_q, base_pv, base_extra, base_mv, base_mv_load, base_t = forecast
         n = len(ev_kw)
+        if pv_kw_per_kwp is not None:
+            base_pv = {c: pv_kw_per_kwp[:n, home_trafo[c]] * homes[c].pv_kwp for c in base_pv}
         p_kw = {c: a[:n].copy() for c, a in base_p.items()}
         if group_delta_kw is not None:
             hp_flex.spread(group_delta_kw[:n, :len(trafo_of)], p_kw)
@@ -525,6 +534,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
         lambda k: np.random.default_rng([seed, STREAM_EV_ADOPTION, k]),
         solve=solve_with_ev if manage else None, element_group=element_group, mv_elements=mv_elements,
         heat_pump_groups=hp_flex.has_heat_pumps if hp_flex is not None else None,
+        pv_groups=pv_groups if curtail else None,
     )
     if manager.enabled and not manage:
         notes.append("congestion manager enabled without smart_charging, flexible_connections or "
@@ -591,6 +601,18 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                     hp_group_kw = hp_flex.apply(hp_kw, home_p, ev.simulation.manager)
                     for k, code in enumerate(wijk_codes):
                         category_mw[:, k, CATEGORIES.index("heat_pump")] = hp_kw[code].sum(axis=1) / 1000.0
+                if curtail:  # the manager's rooftop-PV caps for this block
+                    caps = ev.simulation.manager.pv_caps_kw_per_kwp
+                    curtailed_kwh = np.zeros(ev.simulation.manager.n_group)
+                    if caps is not None:
+                        for k, code in enumerate(wijk_codes):
+                            allowed = np.minimum(pv_per_kwp[i0:i1, None], caps[:len(t), home_trafo[code]])
+                            capped = allowed * homes[code].pv_kwp
+                            curtailed_kwh[:len(trafo_of)] += np.bincount(
+                                home_trafo[code], (pv[code] - capped).sum(axis=0) * dt_h, len(trafo_of))
+                            pv[code] = capped
+                            category_mw[:, k, CATEGORIES.index("rooftop_pv")] = -capped.sum(axis=1) / 1000.0
+                    ev.simulation.manager.record_curtailment(curtailed_kwh)
                 for k, code in enumerate(wijk_codes):
                     category_mw[:, k, CATEGORIES.index("ev")] = ev_kw[code] / 1000.0
             for j, (cid, cat) in enumerate(zip(mv_ids, mv_categories)):
@@ -604,7 +626,8 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
             if ev is not None and manage:
                 ev.simulation.observe((base_p, home_q, pv, base_extra, mv_power_mw[i0:i1],
                                        assets.without_hubs(mv_load_mw) * 1000.0, t),
-                                      hp_group_kw if hp_flex is not None else None)
+                                      hp_group_kw if hp_flex is not None else None,
+                                      pv_per_kwp[i0:i1] if curtail else None)
 
             trafo_loading = np.hstack([grid.trafo_loading_pct, grid.station_trafo_loading_pct])
             line_loading = np.hstack([grid.feeder_loading_pct, grid.mv_line_loading_pct])

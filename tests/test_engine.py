@@ -164,3 +164,46 @@ def test_report_lists_the_interventions(ev_runs):
     assert f"shifted {shifted:,.1f} kWh" in managed
     unmanaged = render_report(ev_runs[False])
     assert "The congestion manager was off" in unmanaged
+
+
+PV_SCENARIO = """\
+meta: {name: NAME}
+seed: 5
+horizon: {start: 2025-06-16, end: 2025-06-21}
+wijken:
+  - {code: WK016409, name: Buitengebied, dwellings: 160, lon_deg: 6.7362, lat_deg: 52.2134, pv_kwp_per_home: 9.0,
+     adoption: {pv_frac: 1.0, ev_frac: 0.1}}
+grid: {trafo_type: "0.4 MVA 10/0.4 kV"}
+policies:
+  congestion_manager: {enabled: MANAGED, measures: [curtailment]}
+"""
+
+
+@pytest.fixture(scope="module")
+def pv_runs(tmp_path_factory):
+    """160 homes with 9 kWp each on one 0.4 MVA transformer in June, manager off and on (curtailment only)."""
+    folder = tmp_path_factory.mktemp("pv")
+    runs = {}
+    for managed in (False, True):
+        name = f"pv-{'on' if managed else 'off'}"
+        path = folder / f"{name}.yaml"
+        path.write_text(PV_SCENARIO.replace("NAME", name).replace("MANAGED", str(managed).lower()))
+        run_scenario(load_scenario(path), output_dir=folder, progress=False)
+        runs[managed] = energy_sim.open_results(folder / name)
+    return runs
+
+
+def test_curtailment_takes_off_what_it_logs_and_relieves_the_feed_in_overload(pv_runs):
+    off, on = pv_runs[False], pv_runs[True]
+    peak = lambda ds: float(ds.trafo_loading_pct.sel(trafo=ds.trafo_level == "mv/lv").max())  # noqa: E731
+    # 160 x 9 kWp = 1.44 MWp behind 0.4 MVA: far above the rating on a sunny June day
+    assert peak(off) > 150.0
+    assert on.sizes["intervention"] >= 1 and set(on.intervention_measure.values) == {"curtailment"}
+    # the same weather and homes: what the log says was curtailed is exactly the rooftop PV lost
+    pv_lost_kwh = (float(on.wijk_p_mw.sel(category="rooftop_pv").sum())
+                   - float(off.wijk_p_mw.sel(category="rooftop_pv").sum())) * 0.25 * 1000.0
+    np.testing.assert_allclose(float(on.intervention_energy_shifted_kwh.sum()), pv_lost_kwh, rtol=1e-6)
+    assert pv_lost_kwh > 0.0
+    # from the second day (the first is unforeseen) the transformer stays near its rating
+    loading = on.trafo_loading_pct.sel(trafo=on.trafo_level == "mv/lv").max("trafo").to_series()
+    assert loading["2025-06-17":].max() < 0.8 * peak(off)

@@ -31,6 +31,13 @@ Decision, per group:
 3. Smart charging (`energy_sim.events.charging`) then delivers EV energy as
    early as the cap allows, i.e. later within each car's dwell time.
 
+After the charging caps, two more measures act on the MV/LV transformer
+groups if the scenario lists them: heat-pump flexibility (caps on the group's
+heat pumps where the plan still exceeds the target, with the rebound after;
+`energy_sim.events.heat_pump_flex`) and rooftop-PV curtailment (a feed-in
+limit per kWp for the block where the sunniest recent day would push the
+transformer over its rating in reverse; see `_curtailment_caps`).
+
 A group whose cap would not bind (its forecast power never reaches the
 cap, e.g. a plaza far from an overloaded MV cable) is left alone. Every
 intervention is logged (time, group, measure, window, forecast loading,
@@ -50,7 +57,11 @@ import simpy
 from energy_sim.events.sessions import HOUR_S
 from energy_sim.scenario.schema import Measure
 
-__all__ = ["CongestionManager", "Intervention", "manager_process"]
+__all__ = ["CongestionManager", "Intervention", "manager_process", "PV_ENVELOPE_BLOCKS"]
+
+#: Blocks of observed rooftop PV the curtailment forecast takes its envelope over [-]
+#: (ASSUMPTION: a week of daily blocks holds a clear day in most seasons).
+PV_ENVELOPE_BLOCKS = 7
 
 
 @dataclass
@@ -73,9 +84,9 @@ class Intervention:
     cap_min_kw : float
         Lowest cap in the window [kW].
     energy_shifted_kwh : float
-        EV energy held back while the cap bit (uncapped minus capped, summed
-        over the steps where it is positive) and so delivered later or not at
-        all [kWh]; filled in after the block.
+        Energy the measure took off while its cap bit [kWh], filled in after
+        the block: EV charging or heat-pump power held back (delivered later,
+        or for EVs possibly not at all), or rooftop PV curtailed (lost).
     """
 
     time_s: float
@@ -129,12 +140,18 @@ class CongestionManager:
         ``heat_pump_flexibility``, after the group's own measure). ``solve``
         must then take a third argument ``group_delta_kw[n_step, n_group]``,
         load added to each group's heat pumps [kW].
+    pv_groups : ndarray of bool [n_group], optional
+        Groups whose rooftop PV may be curtailed (measure ``curtailment``).
+        ``solve`` must then take a fourth argument ``pv_kw_per_kwp[n_step,
+        n_group]``, the rooftop PV per kWp to use in each group (None: the
+        forecast's own).
     """
 
     def __init__(self, solve: Solve, element_group, group_of_column, group_names: Sequence[str], n_step: int,
                  dt_s: float, target_loading_pct: float = 100.0, corrections: int = 2, *,
                  shared_elements: tuple[np.ndarray, np.ndarray] | None = None,
-                 group_measure: Sequence[Measure] | None = None, measures=None, heat_pump_groups=None):
+                 group_measure: Sequence[Measure] | None = None, measures=None, heat_pump_groups=None,
+                 pv_groups=None):
         self.solve = solve
         element_group = np.asarray(element_group, dtype=np.int64)
         managed = np.flatnonzero(element_group >= 0)
@@ -150,6 +167,12 @@ class CongestionManager:
         self._enabled = np.array([m in allowed for m in self.group_measure], dtype=bool)
         self._hp_enabled = (np.zeros(self.n_group, dtype=bool) if heat_pump_groups is None
                             or Measure.heat_pump_flexibility not in allowed else np.asarray(heat_pump_groups, bool))
+        self._pv_enabled = (np.zeros(self.n_group, dtype=bool) if pv_groups is None
+                            or Measure.curtailment not in allowed else np.asarray(pv_groups, bool))
+        #: Rooftop-PV cap per group for the block [kW per kWp] (inf: none), or None.
+        self.pv_caps_kw_per_kwp: np.ndarray | None = None
+        self._pv_history: list[np.ndarray] = []
+        self._pv_block_log: list[Intervention] = []
         self.n_step = int(n_step)
         self.dt_s = float(dt_s)
         self.target_loading_pct = float(target_loading_pct)
@@ -166,15 +189,24 @@ class CongestionManager:
         self._hp_block_log: list[Intervention] = []
 
     # -- what the engine tells it -------------------------------------------------
-    def observe(self, forecast: Any, ev_unmanaged_kw: np.ndarray, hp_group_kw: np.ndarray | None = None) -> None:
-        """Remember the block that just ended: the engine's forecast object, the uncapped EV power and
-        the uncapped heat-pump power per group [kW]."""
+    def observe(self, forecast: Any, ev_unmanaged_kw: np.ndarray, hp_group_kw: np.ndarray | None = None,
+                pv_kw_per_kwp: np.ndarray | None = None) -> None:
+        """Remember the block that just ended: the engine's forecast object, the uncapped EV power,
+        the uncapped heat-pump power per group [kW] and the rooftop PV available per kWp [kW/kWp]."""
         self._forecast = forecast
+        if pv_kw_per_kwp is not None:
+            self._pv_history = (self._pv_history + [np.asarray(pv_kw_per_kwp, dtype=float)])[-PV_ENVELOPE_BLOCKS:]
         self._ev_forecast_kw = np.asarray(ev_unmanaged_kw, dtype=float)
         if hp_group_kw is not None:  # groups after the given columns (e.g. charging hubs) have no heat pumps
             hp_group_kw = np.asarray(hp_group_kw, dtype=float)
             hp_group_kw = np.hstack([hp_group_kw, np.zeros((len(hp_group_kw), self.n_group - hp_group_kw.shape[1]))])
         self._hp_forecast_kw = hp_group_kw
+
+    def record_curtailment(self, curtailed_kwh: np.ndarray) -> None:
+        """Fill in the rooftop-PV energy the block's caps curtailed, per group [kWh]."""
+        for item in self._pv_block_log:
+            item.energy_shifted_kwh = float(curtailed_kwh[self.group_names.index(item.element)])
+        self._pv_block_log = []
 
     def record_heat_pumps(self, held_back_kwh: np.ndarray) -> None:
         """Fill in the heat-pump energy the block's caps held back, per group [kWh]."""
@@ -210,6 +242,7 @@ class CongestionManager:
         """Set `caps_kw` (and `hp_caps_kw`) for the block starting at ``now_s`` (None: no cap), logging interventions."""
         self.caps_kw = None
         self.hp_caps_kw = None
+        self.pv_caps_kw_per_kwp = None
         if self._forecast is None or self._ev_forecast_kw is None:
             return
         fc = self._ev_forecast_kw
@@ -228,6 +261,7 @@ class CongestionManager:
         ev_plan = fc if not over.any() else np.where(over[self.group_of_column],
                                                      share * np.where(over, cap, 0.0)[:, self.group_of_column], fc)
         self._heat_pump_caps(now_s, ev_plan, l_fc, l_plan)
+        self._curtailment_caps(now_s, ev_plan)
 
     def _intervene(self, now_s, g, measure, l_fc, l_plan, cap_min_kw, block_log) -> None:
         item = Intervention(
@@ -316,6 +350,59 @@ class CongestionManager:
         for g in np.flatnonzero(over):
             self._intervene(now_s, g, Measure.heat_pump_flexibility, l_fc, l_after, caps[:, g].min(),
                             self._hp_block_log)
+
+    def _curtailment_caps(self, now_s: float, ev_plan: np.ndarray) -> None:
+        """Cap rooftop PV per group where the sunniest recent day would overload it (`pv_caps_kw_per_kwp`).
+
+        The forecast of PV is an envelope: per step, the most PV per kWp seen
+        at that step over the last `PV_ENVELOPE_BLOCKS` blocks (a clear day
+        in the last week comes back; yesterday's clouds are not relied on).
+        Where the envelope overloads a group, the PV per kWp that keeps it at
+        the target is found per step on the feed-in side by secant steps
+        between the envelope and 60 % of it; the group's cap for the whole
+        block is the lowest of these (a feed-in limit per kWp, as grid
+        operators set them: a sunnier hour than the envelope's stays within
+        the rating too).
+        """
+        if not self._pv_history or not self._pv_enabled.any():
+            return
+        n = len(ev_plan)
+        envelope = np.max([h[:n] for h in self._pv_history if len(h) >= n], axis=0, initial=0.0)
+        if envelope.max() <= 0:
+            return
+        target = self.target_loading_pct
+        env_g = np.repeat(envelope[:, None], self.n_group, axis=1)
+
+        def loading_with(pv_kw_per_kwp):
+            self.solves += 1
+            loading = np.asarray(self.solve(self._forecast, ev_plan, None, pv_kw_per_kwp), dtype=float)
+            out = np.full((len(loading), self.n_group), -np.inf)
+            np.maximum.at(out.T, self._pair_group, loading[:, self._pair_element].T)
+            return out
+
+        hi = env_g.copy()
+        l_hi = loading_with(hi)
+        lo = 0.6 * env_g
+        l_lo = loading_with(lo)
+        # congested by feed-in: above the target with the envelope, and less with less PV
+        congested = (l_hi > target) & (l_lo < l_hi - 1e-9) & self._pv_enabled[None, :]
+        over = congested.any(axis=0)
+        if not over.any():
+            return
+        cap = np.where(congested, hi, np.inf)
+        for _ in range(3):
+            guess = lo + (target - l_lo) * (hi - lo) / np.where(l_hi - l_lo > 1e-9, l_hi - l_lo, 1.0)
+            guess = np.clip(guess, 0.0, env_g)
+            l_guess = loading_with(np.where(congested, guess, env_g))
+            cap = np.where(congested, guess, np.inf)
+            hi, l_hi, lo, l_lo = guess, l_guess, hi, l_hi
+        limit = np.where(over, np.min(np.where(congested, cap, np.inf), axis=0), np.inf)
+        cap = np.broadcast_to(limit, env_g.shape).copy()
+        l_plan = loading_with(np.minimum(env_g, cap))
+        self.pv_caps_kw_per_kwp = cap
+        l_env = loading_with(env_g)
+        for g in np.flatnonzero(over):
+            self._intervene(now_s, g, Measure.curtailment, l_env, l_plan, np.nanmin(cap[:, g]), self._pv_block_log)
 
     def log_frame(self) -> pd.DataFrame:
         """The interventions as a table (one row each)."""

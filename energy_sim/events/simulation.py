@@ -221,7 +221,7 @@ class EvSimulation:
         Steps per block and step length [s] (for the manager).
     target_loading_pct : float
         Manager's loading limit [%].
-    shared_elements, group_measure, measures, heat_pump_groups : optional
+    shared_elements, group_measure, measures, heat_pump_groups, pv_groups : optional
         Passed to `energy_sim.events.congestion.CongestionManager`.
     home_profile : SessionProfile
     keep_finished : bool
@@ -235,7 +235,8 @@ class EvSimulation:
                  off_peak_spread_h: float = 2.0, depots: Sequence[DepotSpec] = (), day_factor: dict | None = None,
                  solve: Solve | None = None, element_group=None, block_s: float = 86_400.0,
                  n_step_block: int = 96, dt_s: float = 900.0, target_loading_pct: float = 100.0,
-                 shared_elements=None, group_measure=None, measures=None, heat_pump_groups=None, home_profile: SessionProfile = HOME, keep_finished: bool = False):
+                 shared_elements=None, group_measure=None, measures=None, heat_pump_groups=None, pv_groups=None,
+                 home_profile: SessionProfile = HOME, keep_finished: bool = False):
         fleet = fleet or load_ev_fleet()
         self.day_start_s = np.asarray(day_start_s, dtype=float)
         self.home_group = np.asarray(home_group, dtype=np.int64)
@@ -281,7 +282,7 @@ class EvSimulation:
             self.manager = CongestionManager(solve, element_group, group_of_column, self.group_names, n_step_block,
                                              dt_s, target_loading_pct, shared_elements=shared_elements,
                                              group_measure=group_measure, measures=measures,
-                                             heat_pump_groups=heat_pump_groups)
+                                             heat_pump_groups=heat_pump_groups, pv_groups=pv_groups)
             self.env.process(manager_process(self.env, self.manager, block_s))
         self.home_sessions = 0
         self.public_sessions = 0
@@ -340,17 +341,19 @@ class EvSimulation:
             self._last_unmanaged = result.p_unmanaged_kw
         return EvBlock(result.p_kw[:, :self.n_home], result.p_kw[:, self.n_home:], caps)
 
-    def observe(self, forecast: Any, hp_group_kw: np.ndarray | None = None) -> None:
+    def observe(self, forecast: Any, hp_group_kw: np.ndarray | None = None,
+                pv_kw_per_kwp: np.ndarray | None = None) -> None:
         """Tell the congestion manager what it may use to plan the next block.
 
         ``forecast`` is passed unchanged as the first argument of ``solve``;
         it should hold the block that just ended (e.g. its base load per bus).
         The uncapped EV power of that block is added here; ``hp_group_kw``
         ``[n_step, n_group]`` is that block's heat-pump power per group
-        before any cap (for heat-pump flexibility).
+        before any cap (for heat-pump flexibility); ``pv_kw_per_kwp``
+        ``[n_step]`` the rooftop PV available per kWp (for curtailment).
         """
         if self.manager is not None and self._last_unmanaged is not None:
-            self.manager.observe(forecast, self._last_unmanaged, hp_group_kw)
+            self.manager.observe(forecast, self._last_unmanaged, hp_group_kw, pv_kw_per_kwp)
 
     def report(self) -> EvReport:
         """Figures of the sessions finished so far, queues and interventions."""

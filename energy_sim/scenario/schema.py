@@ -349,9 +349,10 @@ class CongestionManager(StrictModel):
     block_h: int = Field(24, ge=1, le=24 * 7, description="Control block length [h] (day-ahead: 24).")
     measures: list[Measure] = Field(
         default_factory=lambda: [Measure.smart_charging, Measure.flexible_connections],
-        description="Measures the manager may apply, in order. Applied today: smart_charging, flexible_connections "
-                    "and heat_pump_flexibility (experimental: with the day-before forecast its rebound can land on "
-                    "a colder day's peak); curtailment and battery_dispatch are not applied yet.")
+        description="Measures the manager may apply, in order. Applied today: smart_charging, flexible_connections, "
+                    "curtailment (rooftop PV per MV/LV transformer; not yet MV solar fields and wind) and "
+                    "heat_pump_flexibility (experimental: with the day-before forecast its rebound can land on a "
+                    "colder day's peak); battery_dispatch is not applied yet (batteries follow their own rule).")
     target_loading_pct: float = Field(
         100.0, ge=50.0, le=150.0,
         description="Loading the manager plans to stay below [%]; below 100 leaves a margin for forecast errors.")

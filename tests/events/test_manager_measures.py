@@ -1,4 +1,5 @@
-"""Heat-pump flexibility: the deferral by hand, and the manager capping heat pumps on an overloaded transformer."""
+"""Manager measures beyond smart charging: heat-pump flexibility (deferral by hand, caps on an overloaded
+transformer) and rooftop-PV curtailment."""
 
 import numpy as np
 import pytest
@@ -83,3 +84,40 @@ def test_manager_caps_heat_pumps_and_the_rebound_stays_within_the_rating(grid):
     log = sim.report().interventions
     assert set(log.measure) == {"heat_pump_flexibility"} and len(log) == 2
     assert (log.energy_shifted_kwh > 0).all()
+
+
+def test_manager_curtails_rooftop_pv_that_overloads_the_transformer(grid):
+    """The same 60 homes with 10 kWp each and 0.3 kW of load: a clear day gives up to 0.8 kW/kWp, i.e.
+    ~462 kW back through the 0.4 MVA transformer (~115 %). From day 1 on the manager caps PV per kWp so
+    that the transformer stays at its rating; the energy it curtails is what the cap took off."""
+    hour = np.arange(N_STEP) * DT_S / 3600.0
+    pv_per_kwp = np.clip(0.8 * np.cos((hour - 13.0) / 4.5 * np.pi / 2), 0.0, None)  # 08:30-17:30, peak 13:00
+    kwp, base_kw = 10.0, 0.3
+
+    def loading(pv):
+        return _loading(grid, np.full((N_STEP, N_HOME), base_kw) - pv[:, None] * kwp * np.ones((1, N_HOME)))
+
+    def solve(forecast, ev_kw, group_delta_kw=None, pv_kw_per_kwp=None):
+        return loading(forecast if pv_kw_per_kwp is None else pv_kw_per_kwp[:, 0])
+
+    sim = EvSimulation(np.arange(4) * 86_400.0, np.zeros(0, dtype=int), [], ["trafo"], np.random.default_rng(2),
+                       solve=solve, element_group=np.array([0]), pv_groups=np.array([True]),
+                       measures=["curtailment"], n_step_block=N_STEP, dt_s=DT_S)
+    peaks, curtailed = [], []
+    for day in range(3):
+        sim.step_block(day * 86_400.0, N_STEP, DT_S)
+        caps = sim.manager.pv_caps_kw_per_kwp
+        pv = pv_per_kwp if caps is None else np.minimum(pv_per_kwp, caps[:, 0])
+        e_kwh = (pv_per_kwp - pv).sum() * kwp * N_HOME * DT_S / 3600.0
+        sim.manager.record_curtailment(np.array([e_kwh]))
+        peaks.append(loading(pv).max())
+        curtailed.append(e_kwh)
+        sim.observe(pv_per_kwp, pv_kw_per_kwp=pv_per_kwp)
+    assert peaks[0] > 110.0 and curtailed[0] == 0.0
+    assert peaks[1] <= 100.5 and peaks[2] <= 100.5
+    assert peaks[1] >= 99.0  # curtailed to the rating, not far below it
+    log = sim.report().interventions
+    assert set(log.measure) == {"curtailment"} and len(log) == 2
+    np.testing.assert_allclose(log.energy_shifted_kwh, curtailed[1:])
+    # only the sunny hours are curtailed: ~15 % of the day's ~2,000 kWh of PV at most
+    assert 0.0 < curtailed[1] < 0.15 * pv_per_kwp.sum() * kwp * N_HOME * DT_S / 3600.0
