@@ -49,7 +49,7 @@ from energy_sim.results.export import export_csv
 from energy_sim.results.store import ResultsWriter, open_results
 from energy_sim.results.summary import RunSummary, summarise
 from energy_sim.scenario import Scenario, load_scenario, scenario_hash
-from energy_sim.scenario.schema import GridSource, LoadFlowSolver, Measure, OutputFormat, WeatherSource
+from energy_sim.scenario.schema import GridSource, LoadFlowSolver, ManagerForecast, Measure, OutputFormat, WeatherSource
 
 # random streams (see module docstring)
 STREAM_GRID = 1
@@ -61,6 +61,7 @@ STREAM_HEAT_DEMAND = 6
 STREAM_EV = 7
 STREAM_EV_ADOPTION = 8
 STREAM_OUTAGES = 9
+STREAM_FORECAST = 10
 
 #: Household power factor: cos(phi) = 0.97 inductive, a typical value for
 #: aggregated Dutch residential load (assumption; SimBench household profiles
@@ -375,13 +376,19 @@ class _HeatPumpFlexibility:
         for code, w in self.spread_weight.items():
             p_kw[code] += (w @ group_delta_kw.T).T
 
+    def group_sum(self, hp_kw: dict[str, np.ndarray]) -> np.ndarray:
+        """Heat-pump power per transformer [n_step, n_trafo] from per-home arrays [kW]."""
+        return sum(np.asarray((self.member[code].T @ hp.T).T) for code, hp in hp_kw.items())
+
     def apply(self, hp_kw: dict[str, np.ndarray], home_p: dict[str, np.ndarray], manager) -> np.ndarray:
         """Cap and rebound this block's heat pumps in place (``hp_kw``, ``home_p``); return the uncapped
         heat-pump power per transformer [n_step, n_trafo] (the manager's forecast for the next block)."""
-        group_kw = sum(np.asarray((self.member[code].T @ hp.T).T) for code, hp in hp_kw.items())
-        caps = None if manager.hp_caps_kw is None else manager.hp_caps_kw[:len(group_kw), :self.n_trafo]
+        group_kw = self.group_sum(hp_kw)
+        n = len(group_kw)
+        caps = None if manager.hp_caps_kw is None else manager.hp_caps_kw[:n, :self.n_trafo]
+        rebound = None if manager.hp_rebound_caps_kw is None else manager.hp_rebound_caps_kw[:n, :self.n_trafo]
         held_before = self.deferral.held_back_kwh.copy()
-        new_kw = self.deferral.apply(group_kw, caps)
+        new_kw = self.deferral.apply(group_kw, caps, rebound)
         manager.record_heat_pumps(np.concatenate([self.deferral.held_back_kwh - held_before,
                                                   np.zeros(manager.n_group - self.n_trafo)]))
         ratio = np.divide(new_kw, group_kw, out=np.ones_like(new_kw), where=group_kw > 0)
@@ -573,7 +580,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                                     disable=not progress, leave=False)):
             i1 = min(i0 + block_steps, len(time_utc))
             t = time_utc[i0:i1]
-            home_p, home_q, pv, extra, hp_kw = {}, {}, {}, {}, {}
+            home_p, home_q, pv, extra, hp_kw, hp_uncapped = {}, {}, {}, {}, {}, {}
             hub_kw = np.zeros((i1 - i0, len(hub_ids)))
             category_mw = np.zeros((i1 - i0, len(wijk_codes), len(CATEGORIES)))
             for k, code in enumerate(wijk_codes):
@@ -584,7 +591,8 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                 for group in h.heat_pumps:
                     heat_pump[:, group.columns] = group.electric_kw(t, weather.t_amb_degc[i0:i1])
                 home_p[code] = load + heat_pump
-                hp_kw[code] = heat_pump
+                hp_kw[code] = heat_pump  # (hp_flex rebinds hp_kw[code]; `heat_pump` stays uncapped)
+                hp_uncapped[code] = heat_pump
                 home_q[code] = load * HOUSEHOLD_Q_PER_P  # heat pumps: cos(phi) ~ 1 (inverter drives)
                 category_mw[:, k, CATEGORIES.index("heat_pump")] = heat_pump.sum(axis=1) / 1000.0
                 pv[code] = pv_per_kwp[i0:i1, None] * h.pv_kwp[None, :]
@@ -624,6 +632,20 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
             grid = _solve_block(solver, outages, i0 * dt_h * 3600.0, dt_h,
                                 home_p, home_q, pv, extra, mv_power_mw[i0:i1], t, mv_load_p_mw=mv_load_mw)
             if ev is not None and manage:
+                if manager.forecast is ManagerForecast.weather and i1 + (i1 - i0) <= len(time_utc):
+                    # day-ahead: the next block's heat pumps at a forecast temperature, the rest as today
+                    t_next = time_utc[i1:i1 + (i1 - i0)]
+                    error_k = np.random.default_rng([seed, STREAM_FORECAST, b + 1]).normal(
+                        0.0, manager.forecast_temperature_error_k)
+                    t_fc = weather.t_amb_degc[i1:i1 + (i1 - i0)] + error_k
+                    for code in wijk_codes:
+                        hp_next = np.zeros_like(hp_uncapped[code])
+                        for group in homes[code].heat_pumps:
+                            hp_next[:, group.columns] = group.electric_kw(t_next, t_fc)
+                        base_p[code] += hp_next - hp_uncapped[code]
+                        hp_uncapped[code] = hp_next
+                    if hp_flex is not None:
+                        hp_group_kw = hp_flex.group_sum(hp_uncapped)
                 ev.simulation.observe((base_p, home_q, pv, base_extra, mv_power_mw[i0:i1],
                                        assets.without_hubs(mv_load_mw) * 1000.0, t),
                                       hp_group_kw if hp_flex is not None else None,

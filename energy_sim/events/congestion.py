@@ -180,6 +180,8 @@ class CongestionManager:
         self.caps_kw: np.ndarray | None = None
         #: Heat-pump power cap per group for the block [kW] (inf: none), or None.
         self.hp_caps_kw: np.ndarray | None = None
+        #: Where heat pumps are not capped, the most the rebound may bring them to [kW] (inf: no limit), or None.
+        self.hp_rebound_caps_kw: np.ndarray | None = None
         self.log: list[Intervention] = []
         self.solves = 0
         self._forecast: Any = None
@@ -242,6 +244,7 @@ class CongestionManager:
         """Set `caps_kw` (and `hp_caps_kw`) for the block starting at ``now_s`` (None: no cap), logging interventions."""
         self.caps_kw = None
         self.hp_caps_kw = None
+        self.hp_rebound_caps_kw = None
         self.pv_caps_kw_per_kwp = None
         if self._forecast is None or self._ev_forecast_kw is None:
             return
@@ -336,17 +339,22 @@ class CongestionManager:
             drop = l_base - l_held
             fix = (held > 0) & (drop > 1e-9)
             held = np.clip(np.where(fix, held * (l_base - target) / np.where(fix, drop, 1.0), held), 0.0, limit)
+        held = np.nan_to_num(held, nan=0.0)
         over &= (held > 1e-9).any(axis=0)
         if not over.any():
             return
         held[:, ~over] = 0.0
         l_after = loading_with(-held)
-        # the cap is an envelope for the whole block: held back where the forecast is congested, and the
-        # forecast room below the target elsewhere (so that the rebound cannot make a new peak)
-        room = np.maximum((target - l_after) / slope, 0.0)
-        caps = np.where(held > 1e-9, hp - held, hp + room)
+        # held back where the forecast is congested; elsewhere the rebound may fill the forecast room below
+        # the target, so that it cannot make a new peak
+        with np.errstate(invalid="ignore"):  # steps whose load flow gave no loading: no room
+            room = np.nan_to_num(np.maximum((target - l_after) / slope, 0.0), nan=0.0)
+        caps = np.where(held > 1e-9, hp - held, np.inf)
         caps[:, ~over] = np.inf
+        rebound = np.where(held > 1e-9, np.inf, hp + room)
+        rebound[:, ~over] = np.inf
         self.hp_caps_kw = caps
+        self.hp_rebound_caps_kw = rebound
         for g in np.flatnonzero(over):
             self._intervene(now_s, g, Measure.heat_pump_flexibility, l_fc, l_after, caps[:, g].min(),
                             self._hp_block_log)

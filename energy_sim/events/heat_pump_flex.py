@@ -51,7 +51,8 @@ class HeatPumpDeferral:
         #: Energy held back over the horizon, per group [kWh].
         self.held_back_kwh = np.zeros(self.n_group)
 
-    def apply(self, group_kw: np.ndarray, cap_kw: np.ndarray | None) -> np.ndarray:
+    def apply(self, group_kw: np.ndarray, cap_kw: np.ndarray | None,
+              rebound_cap_kw: np.ndarray | None = None) -> np.ndarray:
         """The groups' heat-pump power after caps and rebound for one block.
 
         Parameters
@@ -59,7 +60,10 @@ class HeatPumpDeferral:
         group_kw : ndarray [n_step, n_group]
             Heat-pump power each group would draw [kW].
         cap_kw : ndarray [n_step, n_group] or None
-            Cap per group and step [kW] (``inf``: none).
+            Cap per group and step [kW] (``inf``: none): power above it is held back.
+        rebound_cap_kw : ndarray [n_step, n_group], optional
+            Where there is no cap, the highest power the rebound may bring the
+            group to [kW] (``inf``: only the ``max_frac`` limit).
 
         Returns
         -------
@@ -71,12 +75,13 @@ class HeatPumpDeferral:
         """
         group_kw = np.asarray(group_kw, dtype=float)
         cap = np.full_like(group_kw, np.inf) if cap_kw is None else np.asarray(cap_kw, dtype=float)
+        ceiling = np.minimum(cap, np.inf if rebound_cap_kw is None else np.asarray(rebound_cap_kw, dtype=float))
         out = np.empty_like(group_kw)
         rebound_kw = self.max_frac * group_kw.max(axis=0, initial=0.0)
         for k in range(len(group_kw)):
             demand = group_kw[k]
             held = np.clip(demand - cap[k], 0.0, self.max_frac * demand)
-            room = np.maximum(np.minimum(rebound_kw, cap[k] - demand), 0.0)
+            room = np.maximum(np.minimum(rebound_kw, ceiling[k] - demand), 0.0)
             paid = np.where(held > 0, 0.0, np.minimum(room, self.deferred_kwh / self.dt_h))
             out[k] = demand - held + paid
             self.deferred_kwh += (held - paid) * self.dt_h

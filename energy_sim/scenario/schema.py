@@ -344,6 +344,11 @@ class Measure(StrEnum):
     flexible_connections = "flexible_connections"
 
 
+class ManagerForecast(StrEnum):
+    persistence = "persistence"
+    weather = "weather"
+
+
 class CongestionManager(StrictModel):
     enabled: bool = False
     block_h: int = Field(24, ge=1, le=24 * 7, description="Control block length [h] (day-ahead: 24).")
@@ -356,6 +361,14 @@ class CongestionManager(StrictModel):
     target_loading_pct: float = Field(
         100.0, ge=50.0, le=150.0,
         description="Loading the manager plans to stay below [%]; below 100 leaves a margin for forecast errors.")
+    forecast: ManagerForecast = Field(
+        ManagerForecast.persistence,
+        description="What the manager expects of the next block: persistence (the block before, as it was) or "
+                    "weather (the block before, with heat pumps recomputed for a day-ahead temperature forecast).")
+    forecast_temperature_error_k: float = Field(
+        1.0, ge=0.0, le=10.0,
+        description="Standard deviation of the day-ahead temperature forecast error [K] (forecast: weather); "
+                    "one draw per block.")
 
 
 class Policies(StrictModel):

@@ -69,7 +69,7 @@ def test_manager_caps_heat_pumps_and_the_rebound_stays_within_the_rating(grid):
     for day in range(3):
         sim.step_block(day * 86_400.0, N_STEP, DT_S)
         manager = sim.manager
-        group = deferral.apply(hp_kw.sum(axis=1, keepdims=True), manager.hp_caps_kw)
+        group = deferral.apply(hp_kw.sum(axis=1, keepdims=True), manager.hp_caps_kw, manager.hp_rebound_caps_kw)
         held = deferral.held_back_kwh.copy()
         manager.record_heat_pumps(held - (drawn[-1][1] if drawn else 0.0))
         homes_kw = base_kw + hp_kw * (group / hp_kw.sum(axis=1, keepdims=True).clip(1e-12))
