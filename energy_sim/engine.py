@@ -385,10 +385,10 @@ class _HeatPumpFlexibility:
         heat-pump power per transformer [n_step, n_trafo] (the manager's forecast for the next block)."""
         group_kw = self.group_sum(hp_kw)
         n = len(group_kw)
-        caps = None if manager.hp_caps_kw is None else manager.hp_caps_kw[:n, :self.n_trafo]
+        hold = None if manager.hp_hold_kw is None else manager.hp_hold_kw[:n, :self.n_trafo]
         rebound = None if manager.hp_rebound_caps_kw is None else manager.hp_rebound_caps_kw[:n, :self.n_trafo]
         held_before = self.deferral.held_back_kwh.copy()
-        new_kw = self.deferral.apply(group_kw, caps, rebound)
+        new_kw = self.deferral.apply(group_kw, hold, rebound)
         manager.record_heat_pumps(np.concatenate([self.deferral.held_back_kwh - held_before,
                                                   np.zeros(manager.n_group - self.n_trafo)]))
         ratio = np.divide(new_kw, group_kw, out=np.ones_like(new_kw), where=group_kw > 0)

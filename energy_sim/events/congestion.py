@@ -180,7 +180,9 @@ class CongestionManager:
         self.caps_kw: np.ndarray | None = None
         #: Heat-pump power cap per group for the block [kW] (inf: none), or None.
         self.hp_caps_kw: np.ndarray | None = None
-        #: Where heat pumps are not capped, the most the rebound may bring them to [kW] (inf: no limit), or None.
+        #: Heat-pump power to hold back per group for the block, as planned [kW], or None.
+        self.hp_hold_kw: np.ndarray | None = None
+        #: Where heat pumps are not held back, the most the rebound may bring them to [kW] (inf: no limit), or None.
         self.hp_rebound_caps_kw: np.ndarray | None = None
         self.log: list[Intervention] = []
         self.solves = 0
@@ -244,6 +246,7 @@ class CongestionManager:
         """Set `caps_kw` (and `hp_caps_kw`) for the block starting at ``now_s`` (None: no cap), logging interventions."""
         self.caps_kw = None
         self.hp_caps_kw = None
+        self.hp_hold_kw = None
         self.hp_rebound_caps_kw = None
         self.pv_caps_kw_per_kwp = None
         if self._forecast is None or self._ev_forecast_kw is None:
@@ -349,11 +352,19 @@ class CongestionManager:
         # the target, so that it cannot make a new peak
         with np.errstate(invalid="ignore"):  # steps whose load flow gave no loading: no room
             room = np.nan_to_num(np.maximum((target - l_after) / slope, 0.0), nan=0.0)
+        # hold back only what the block's room can take back (no debt carried into a colder tomorrow)
+        room = np.where(held > 1e-9, 0.0, np.minimum(room, HEAT_PUMP_FLEX_MAX_FRAC * hp.max(axis=0)))
+        scale = np.minimum(1.0, room.sum(axis=0) / np.maximum(held.sum(axis=0), 1e-12))
+        held *= scale
+        over &= (held > 1e-9).any(axis=0)
+        if not over.any():
+            return
         caps = np.where(held > 1e-9, hp - held, np.inf)
         caps[:, ~over] = np.inf
         rebound = np.where(held > 1e-9, np.inf, hp + room)
         rebound[:, ~over] = np.inf
         self.hp_caps_kw = caps
+        self.hp_hold_kw = held
         self.hp_rebound_caps_kw = rebound
         for g in np.flatnonzero(over):
             self._intervene(now_s, g, Measure.heat_pump_flexibility, l_fc, l_after, caps[:, g].min(),

@@ -16,17 +16,24 @@ heat pumps, which throttle for up to one to two hours at a time):
   held back at any step;
 - the rebound adds at most that fraction of the group's highest heat-pump
   power in the block (a stand-in for the installed capacity the heat pumps
-  use), and never goes above the cap while a cap holds.
+  use), and never goes above the cap while a cap holds;
+- energy still held back at the end of a block is paid back in the next one
+  no faster than over ``CARRIED_PAYBACK_MIN_H`` where that block sets no
+  rebound limit, so it does not land as one spike at the block boundary.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["HEAT_PUMP_FLEX_MAX_FRAC", "HeatPumpDeferral"]
+__all__ = ["HEAT_PUMP_FLEX_MAX_FRAC", "CARRIED_PAYBACK_MIN_H", "HeatPumpDeferral"]
 
 #: Largest share of a group's heat-pump power held back or added back at a step [-] (ASSUMPTION, see above).
 HEAT_PUMP_FLEX_MAX_FRAC = 0.5
+
+#: Energy carried over from an earlier block is paid back over at least this long [h] where the block
+#: has no rebound limit of its own (ASSUMPTION: heat pumps recovering gently, not all at once at midnight).
+CARRIED_PAYBACK_MIN_H = 3.0
 
 
 class HeatPumpDeferral:
@@ -51,7 +58,7 @@ class HeatPumpDeferral:
         #: Energy held back over the horizon, per group [kWh].
         self.held_back_kwh = np.zeros(self.n_group)
 
-    def apply(self, group_kw: np.ndarray, cap_kw: np.ndarray | None,
+    def apply(self, group_kw: np.ndarray, hold_kw: np.ndarray | None,
               rebound_cap_kw: np.ndarray | None = None) -> np.ndarray:
         """The groups' heat-pump power after caps and rebound for one block.
 
@@ -59,28 +66,33 @@ class HeatPumpDeferral:
         ----------
         group_kw : ndarray [n_step, n_group]
             Heat-pump power each group would draw [kW].
-        cap_kw : ndarray [n_step, n_group] or None
-            Cap per group and step [kW] (``inf``: none): power above it is held back.
+        hold_kw : ndarray [n_step, n_group] or None
+            Power to hold back per group and step, as planned [kW] (0: none);
+            at most ``max_frac`` of the demand is held back.
         rebound_cap_kw : ndarray [n_step, n_group], optional
-            Where there is no cap, the highest power the rebound may bring the
-            group to [kW] (``inf``: only the ``max_frac`` limit).
+            The highest power the rebound may bring each group to [kW]
+            (``inf``: only the ``max_frac`` limit).
 
         Returns
         -------
         ndarray [n_step, n_group]
-            Power drawn [kW]: the demand, less what a cap holds back (at most
-            ``max_frac`` of it), plus deferred energy paid back where there is
-            room (at most ``max_frac`` of the block's highest demand, never
-            above a cap).
+            Power drawn [kW]: the demand, less what is held back (as planned,
+            at most ``max_frac`` of it), plus deferred energy paid back where
+            nothing is held (at most ``max_frac`` of the block's highest
+            demand, never above the rebound cap).
         """
         group_kw = np.asarray(group_kw, dtype=float)
-        cap = np.full_like(group_kw, np.inf) if cap_kw is None else np.asarray(cap_kw, dtype=float)
-        ceiling = np.minimum(cap, np.inf if rebound_cap_kw is None else np.asarray(rebound_cap_kw, dtype=float))
+        hold = np.zeros_like(group_kw) if hold_kw is None else np.asarray(hold_kw, dtype=float)
+        ceiling = np.full_like(group_kw, np.inf) if rebound_cap_kw is None else np.asarray(rebound_cap_kw, dtype=float)
         out = np.empty_like(group_kw)
         rebound_kw = self.max_frac * group_kw.max(axis=0, initial=0.0)
+        # carried-over energy where nothing limits the rebound: spread it out
+        unplanned = ~np.isfinite(ceiling).any(axis=0)
+        rebound_kw = np.where(unplanned & (self.deferred_kwh > 0),
+                              np.minimum(rebound_kw, self.deferred_kwh / CARRIED_PAYBACK_MIN_H), rebound_kw)
         for k in range(len(group_kw)):
             demand = group_kw[k]
-            held = np.clip(demand - cap[k], 0.0, self.max_frac * demand)
+            held = np.clip(hold[k], 0.0, self.max_frac * demand)
             room = np.maximum(np.minimum(rebound_kw, ceiling[k] - demand), 0.0)
             paid = np.where(held > 0, 0.0, np.minimum(room, self.deferred_kwh / self.dt_h))
             out[k] = demand - held + paid

@@ -14,21 +14,23 @@ INF = np.inf
 
 def test_deferral_by_hand():
     """10 kW of heat pumps, 15-min steps, at most 50 % held back or added back:
-    cap 6 kW at step 1 holds back 4 kW (1 kWh), paid back at step 2 (+4 kW: 14 kW); with a cap of 11 kW at
-    step 2 only 1 kW (0.25 kWh) goes back there and the remaining 0.75 kWh at step 3 (+3 kW)."""
+    holding back 4 kW at step 1 (1 kWh) is paid back at step 2 (+4 kW: 14 kW); with a rebound cap of 11 kW
+    at step 2 only 1 kW (0.25 kWh) goes back there and the remaining 0.75 kWh at step 3 (+3 kW)."""
+    hold = np.array([[0.0], [4.0], [0.0], [0.0]])
     d = HeatPumpDeferral(1, 0.25)
-    out = d.apply(np.full((4, 1), 10.0), np.array([[INF], [6.0], [INF], [INF]]))
+    out = d.apply(np.full((4, 1), 10.0), hold)
     np.testing.assert_allclose(out[:, 0], [10, 6, 14, 10])
     d = HeatPumpDeferral(1, 0.25)
-    out = d.apply(np.full((4, 1), 10.0), np.array([[INF], [6.0], [11.0], [INF]]))
+    out = d.apply(np.full((4, 1), 10.0), hold, np.array([[INF], [INF], [11.0], [INF]]))
     np.testing.assert_allclose(out[:, 0], [10, 6, 11, 13])
     assert out.sum() == pytest.approx(40.0) and d.deferred_kwh[0] == pytest.approx(0.0)
     # never more than half held back; what is not yet paid back is carried to the next block
     d = HeatPumpDeferral(1, 0.25)
-    out = d.apply(np.full((2, 1), 10.0), np.array([[2.0], [2.0]]))
+    out = d.apply(np.full((2, 1), 10.0), np.array([[8.0], [8.0]]))
     np.testing.assert_allclose(out[:, 0], [5, 5])
     assert d.deferred_kwh[0] == pytest.approx(2.5) and d.held_back_kwh[0] == pytest.approx(2.5)
-    np.testing.assert_allclose(d.apply(np.full((1, 1), 10.0), None)[:, 0], [15.0])
+    # a block without a rebound limit of its own pays carried-over energy back over >= 3 h: 2.5 kWh / 3 h
+    np.testing.assert_allclose(d.apply(np.full((1, 1), 10.0), None)[:, 0], [10.0 + 2.5 / 3.0])
 
 
 # 60 homes on the 0.4 MVA transformer of build_lv_grid(60, rng=default_rng(1)); 0.5 kW each all day and a
@@ -69,7 +71,7 @@ def test_manager_caps_heat_pumps_and_the_rebound_stays_within_the_rating(grid):
     for day in range(3):
         sim.step_block(day * 86_400.0, N_STEP, DT_S)
         manager = sim.manager
-        group = deferral.apply(hp_kw.sum(axis=1, keepdims=True), manager.hp_caps_kw, manager.hp_rebound_caps_kw)
+        group = deferral.apply(hp_kw.sum(axis=1, keepdims=True), manager.hp_hold_kw, manager.hp_rebound_caps_kw)
         held = deferral.held_back_kwh.copy()
         manager.record_heat_pumps(held - (drawn[-1][1] if drawn else 0.0))
         homes_kw = base_kw + hp_kw * (group / hp_kw.sum(axis=1, keepdims=True).clip(1e-12))
