@@ -101,18 +101,23 @@ policies:
 """
 
 
-@pytest.fixture(scope="module")
-def ev_runs(tmp_path_factory):
-    """The same EV-heavy wijk on an undersized transformer, manager off and on."""
-    folder = tmp_path_factory.mktemp("ev")
+def _twin_runs(tmp_path_factory, template: str, prefix: str) -> dict:
+    """Run a scenario template twice, congestion manager off and on (``NAME``/``MANAGED`` placeholders)."""
+    folder = tmp_path_factory.mktemp(prefix)
     runs = {}
     for managed in (False, True):
-        name = f"ev-{'on' if managed else 'off'}"
+        name = f"{prefix}-{'on' if managed else 'off'}"
         path = folder / f"{name}.yaml"
-        path.write_text(EV_SCENARIO.replace("NAME", name).replace("MANAGED", str(managed).lower()))
+        path.write_text(template.replace("NAME", name).replace("MANAGED", str(managed).lower()))
         run_scenario(load_scenario(path), output_dir=folder, progress=False)
         runs[managed] = energy_sim.open_results(folder / name)
     return runs
+
+
+@pytest.fixture(scope="module")
+def ev_runs(tmp_path_factory):
+    """The same EV-heavy wijk on an undersized transformer, manager off and on."""
+    return _twin_runs(tmp_path_factory, EV_SCENARIO, "ev")
 
 
 def test_ev_energy_is_conserved(ev_runs):
@@ -182,15 +187,7 @@ policies:
 @pytest.fixture(scope="module")
 def pv_runs(tmp_path_factory):
     """160 homes with 9 kWp each on one 0.4 MVA transformer in June, manager off and on (curtailment only)."""
-    folder = tmp_path_factory.mktemp("pv")
-    runs = {}
-    for managed in (False, True):
-        name = f"pv-{'on' if managed else 'off'}"
-        path = folder / f"{name}.yaml"
-        path.write_text(PV_SCENARIO.replace("NAME", name).replace("MANAGED", str(managed).lower()))
-        run_scenario(load_scenario(path), output_dir=folder, progress=False)
-        runs[managed] = energy_sim.open_results(folder / name)
-    return runs
+    return _twin_runs(tmp_path_factory, PV_SCENARIO, "pv")
 
 
 def test_curtailment_takes_off_what_it_logs_and_relieves_the_feed_in_overload(pv_runs):

@@ -38,3 +38,4 @@ def simbench_grid():
 
     return get
 
+

@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 
 from energy_sim.grid.build import ConnectionKind as K
-from energy_sim.grid.build import LvConnection, MvConnection, WijkSpec, build_city_grid
+from energy_sim.grid.build import MvConnection
 from energy_sim.grid.simulate import NORMAL_TOPOLOGY, CitySolver, MvTopology, mv_feeding_lines
+from cities import small_city
 
 VM_TOL_PU = 1e-6
 LOADING_TOL_PCT = 0.01
@@ -30,17 +31,7 @@ T = pd.date_range("2025-01-15 17:00", periods=N_STEP, freq="15min", tz="UTC")
 def city():
     """Two small wijken (3 LV grids on one 10 kV ring), two public chargers, a solar field (the city
     of tests/grid/test_simulate.py)."""
-    wijken = (WijkSpec("WK016400", "Binnenstad", 330, 6.7952, 52.2637),
-              WijkSpec("WK016405", "Berflo Es", 160, 6.8006, 52.2530))
-    lv = (LvConnection("pub/1", K.ev_charger, "WK016400", p_kw=11.0),
-          LvConnection("pub/2", K.ev_charger, "WK016405", p_kw=11.0))
-    mv = (MvConnection("field", K.solar_field, "WK016405", 2.0),)
-    grid = build_city_grid(wijken, rng=np.random.default_rng(7), lv_connections=lv, mv_connections=mv)
-    home_ids, extra_ids = {}, {}
-    for code, grids in grid.lv_grids.items():
-        conns = pd.concat([g.connections for g in grids], ignore_index=True)
-        home_ids[code] = conns.connection_id[conns.kind == "household"].tolist()
-        extra_ids[code] = conns.connection_id[(conns.element == "load") & (conns.kind != "household")].tolist()
+    grid, home_ids, extra_ids = small_city((MvConnection("field", K.solar_field, "WK016405", 2.0),))
     solver = CitySolver(grid, list(grid.lv_grids), home_ids, extra_ids, ["field"], (0.9, 1.1))
     return grid, home_ids, extra_ids, solver
 

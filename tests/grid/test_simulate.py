@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 
 from energy_sim.grid.build import ConnectionKind as K
-from energy_sim.grid.build import LvConnection, MvConnection, WijkSpec, build_city_grid
+from energy_sim.grid.build import MvConnection
 from energy_sim.grid.multinet import MultiNetLoadFlow, merge_disjoint_nets
 from energy_sim.grid.simulate import CitySolver, LvSolver
+from cities import small_city
 
 VM_TOL_PU = 1e-6
 LOADING_TOL_PCT = 0.01
@@ -26,18 +27,8 @@ T = pd.date_range("2025-01-15 06:00", periods=N_STEP, freq="15min", tz="UTC")
 @pytest.fixture(scope="module")
 def city():
     """Two small wijken (3 LV grids, 10 kV ring) with two public chargers, a solar field and a charging hub."""
-    wijken = (WijkSpec("WK016400", "Binnenstad", 330, 6.7952, 52.2637),
-              WijkSpec("WK016405", "Berflo Es", 160, 6.8006, 52.2530))
-    lv = (LvConnection("pub/1", K.ev_charger, "WK016400", p_kw=11.0),
-          LvConnection("pub/2", K.ev_charger, "WK016405", p_kw=11.0))
-    mv = (MvConnection("field", K.solar_field, "WK016405", 2.0), MvConnection("hub", K.charging_hub, "WK016400", 3.0))
-    grid = build_city_grid(wijken, rng=np.random.default_rng(7), lv_connections=lv, mv_connections=mv)
-    home_ids, extra_ids = {}, {}
-    for code, grids in grid.lv_grids.items():
-        conns = pd.concat([g.connections for g in grids], ignore_index=True)
-        home_ids[code] = conns.connection_id[conns.kind == "household"].tolist()
-        extra_ids[code] = conns.connection_id[(conns.element == "load") & (conns.kind != "household")].tolist()
-    return grid, home_ids, extra_ids
+    return small_city((MvConnection("field", K.solar_field, "WK016405", 2.0),
+                       MvConnection("hub", K.charging_hub, "WK016400", 3.0)))
 
 
 def injections(home_ids, extra_ids, seed=3):
