@@ -36,7 +36,10 @@ groups if the scenario lists them: heat-pump flexibility (caps on the group's
 heat pumps where the plan still exceeds the target, with the rebound after;
 `energy_sim.events.heat_pump_flex`) and rooftop-PV curtailment (a feed-in
 limit per kWp for the block where the sunniest recent day would push the
-transformer over its rating in reverse; see `_curtailment_caps`).
+transformer over its rating in reverse; see `_curtailment_caps`). Last,
+battery dispatch: where the plan still exceeds the target on a transformer
+with a battery on its LV grid, the battery is instructed to hold the grid's
+net load to the transformer's limit for the block (see `_battery_limits`).
 
 A group whose cap would not bind (its forecast power never reaches the
 cap, e.g. a plaza far from an overloaded MV cable) is left alone. Every
@@ -86,7 +89,9 @@ class Intervention:
     energy_shifted_kwh : float
         Energy the measure took off while its cap bit [kWh], filled in after
         the block: EV charging or heat-pump power held back (delivered later,
-        or for EVs possibly not at all), or rooftop PV curtailed (lost).
+        or for EVs possibly not at all), rooftop PV curtailed (lost), or for
+        ``battery_dispatch`` the energy the battery discharged while the net
+        load it measured was above the instructed limit.
     """
 
     time_s: float
@@ -145,13 +150,17 @@ class CongestionManager:
         ``solve`` must then take a fourth argument ``pv_kw_per_kwp[n_step,
         n_group]``, the rooftop PV per kWp to use in each group (None: the
         forecast's own).
+    battery_limit_kw : ndarray of float [n_group], optional
+        Per group with an LV battery, the net load of its LV grid that keeps
+        its transformer at the target [kW] (nan: no battery); measure
+        ``battery_dispatch``.
     """
 
     def __init__(self, solve: Solve, element_group, group_of_column, group_names: Sequence[str], n_step: int,
                  dt_s: float, target_loading_pct: float = 100.0, corrections: int = 2, *,
                  shared_elements: tuple[np.ndarray, np.ndarray] | None = None,
                  group_measure: Sequence[Measure] | None = None, measures=None, heat_pump_groups=None,
-                 pv_groups=None):
+                 pv_groups=None, battery_limit_kw=None):
         self.solve = solve
         element_group = np.asarray(element_group, dtype=np.int64)
         managed = np.flatnonzero(element_group >= 0)
@@ -169,6 +178,12 @@ class CongestionManager:
                             or Measure.heat_pump_flexibility not in allowed else np.asarray(heat_pump_groups, bool))
         self._pv_enabled = (np.zeros(self.n_group, dtype=bool) if pv_groups is None
                             or Measure.curtailment not in allowed else np.asarray(pv_groups, bool))
+        limits = np.full(self.n_group, np.nan) if battery_limit_kw is None or Measure.battery_dispatch not in allowed \
+            else np.asarray(battery_limit_kw, dtype=float)
+        self._battery_limit_kw = limits
+        #: Net-load limit per group's LV battery for the block [kW] (inf: no instruction), or None.
+        self.battery_limits_kw: np.ndarray | None = None
+        self._battery_block_log: list[Intervention] = []
         #: Rooftop-PV cap per group for the block [kW per kWp] (inf: none), or None.
         self.pv_caps_kw_per_kwp: np.ndarray | None = None
         self._pv_history: list[np.ndarray] = []
@@ -212,6 +227,12 @@ class CongestionManager:
             item.energy_shifted_kwh = float(curtailed_kwh[self.group_names.index(item.element)])
         self._pv_block_log = []
 
+    def record_battery(self, shaved_kwh: np.ndarray) -> None:
+        """Fill in the energy the instructed batteries discharged above their limit, per group [kWh]."""
+        for item in self._battery_block_log:
+            item.energy_shifted_kwh = float(shaved_kwh[self.group_names.index(item.element)])
+        self._battery_block_log = []
+
     def record_heat_pumps(self, held_back_kwh: np.ndarray) -> None:
         """Fill in the heat-pump energy the block's caps held back, per group [kWh]."""
         for item in self._hp_block_log:
@@ -249,6 +270,7 @@ class CongestionManager:
         self.hp_hold_kw = None
         self.hp_rebound_caps_kw = None
         self.pv_caps_kw_per_kwp = None
+        self.battery_limits_kw = None
         if self._forecast is None or self._ev_forecast_kw is None:
             return
         fc = self._ev_forecast_kw
@@ -268,6 +290,7 @@ class CongestionManager:
                                                      share * np.where(over, cap, 0.0)[:, self.group_of_column], fc)
         self._heat_pump_caps(now_s, ev_plan, l_fc, l_plan)
         self._curtailment_caps(now_s, ev_plan)
+        self._battery_limits(now_s, l_fc, l_plan)
 
     def _intervene(self, now_s, g, measure, l_fc, l_plan, cap_min_kw, block_log) -> None:
         item = Intervention(
@@ -422,6 +445,29 @@ class CongestionManager:
         l_env = loading_with(env_g)
         for g in np.flatnonzero(over):
             self._intervene(now_s, g, Measure.curtailment, l_env, l_plan, np.nanmin(cap[:, g]), self._pv_block_log)
+
+    def _battery_limits(self, now_s: float, l_fc: np.ndarray, l_plan: np.ndarray) -> None:
+        """Instruct the LV batteries of groups still planned above the target (`battery_limits_kw`).
+
+        The forecast leaves batteries out (they follow their own rule), so a
+        group above the target in the plan after charging caps is one the
+        battery's own rule is not known to relieve. Its instruction for the
+        whole block is the group's net-load limit (``battery_limit_kw``, from
+        the engine): the battery discharges whatever the LV grid draws above
+        it, within its power and stored energy. ASSUMPTION: the plan after
+        charging caps is used, not the one after heat-pump caps; a battery
+        instructed where heat pumps already relieve the group only acts if the
+        measured load does exceed the limit, so nothing is spent needlessly.
+        """
+        over = np.isfinite(self._battery_limit_kw) & (l_plan > self.target_loading_pct).any(axis=0)
+        if not over.any():
+            return
+        self.battery_limits_kw = np.where(over, self._battery_limit_kw, np.inf)
+        # planned: the target where the forecast exceeded it (reached if the battery has the power and energy)
+        l_target = np.minimum(l_plan, self.target_loading_pct)
+        for g in np.flatnonzero(over):
+            self._intervene(now_s, g, Measure.battery_dispatch, l_fc, l_target, self._battery_limit_kw[g],
+                            self._battery_block_log)
 
     def log_frame(self) -> pd.DataFrame:
         """The interventions as a table (one row each)."""

@@ -221,7 +221,7 @@ class EvSimulation:
         Steps per block and step length [s] (for the manager).
     target_loading_pct : float
         Manager's loading limit [%].
-    shared_elements, group_measure, measures, heat_pump_groups, pv_groups : optional
+    shared_elements, group_measure, measures, heat_pump_groups, pv_groups, battery_limit_kw : optional
         Passed to `energy_sim.events.congestion.CongestionManager`.
     home_profile : SessionProfile
     keep_finished : bool
@@ -236,6 +236,7 @@ class EvSimulation:
                  solve: Solve | None = None, element_group=None, block_s: float = 86_400.0,
                  n_step_block: int = 96, dt_s: float = 900.0, target_loading_pct: float = 100.0,
                  shared_elements=None, group_measure=None, measures=None, heat_pump_groups=None, pv_groups=None,
+                 battery_limit_kw=None,
                  home_profile: SessionProfile = HOME, keep_finished: bool = False):
         fleet = fleet or load_ev_fleet()
         self.day_start_s = np.asarray(day_start_s, dtype=float)
@@ -282,7 +283,8 @@ class EvSimulation:
             self.manager = CongestionManager(solve, element_group, group_of_column, self.group_names, n_step_block,
                                              dt_s, target_loading_pct, shared_elements=shared_elements,
                                              group_measure=group_measure, measures=measures,
-                                             heat_pump_groups=heat_pump_groups, pv_groups=pv_groups)
+                                             heat_pump_groups=heat_pump_groups, pv_groups=pv_groups,
+                                             battery_limit_kw=battery_limit_kw)
             self.env.process(manager_process(self.env, self.manager, block_s))
         self.home_sessions = 0
         self.public_sessions = 0
