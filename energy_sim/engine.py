@@ -79,11 +79,21 @@ ANNUAL_USE_SIGMA = 0.35
 #: partial renovations vary the demand of similar homes by roughly +-25 %).
 HEAT_LOSS_SIGMA = 0.25
 
+#: Share of a transformer's rating in kVA that an instructed LV battery lets
+#: its grid draw as active power at the manager's target [-]. ASSUMPTION:
+#: the household power factor above. Loading is apparent power over rating;
+#: the grid's reactive power is the households' (heat pumps, EV chargers,
+#: PV and batteries run at cos(phi) ~ 1), at most tan(acos(0.97)) times the
+#: net active load at an evening peak, so P <= 0.97 x target x S_rated keeps
+#: S within the target up to the grid's own losses (~1-2 % at full load).
+BATTERY_LIMIT_POWER_FACTOR = 0.97
+
 #: What the engine does not simulate yet; printed with every summary.
 NOT_YET_SIMULATED = (
-    "curtailment of MV solar fields and wind turbines, and battery dispatch, in the congestion manager (issue 5): "
-    "it applies smart-charging caps (EVs per MV/LV transformer), flexible connections (fast plazas, bus depots), "
-    "rooftop-PV curtailment per MV/LV transformer and, when listed, heat-pump flexibility (experimental)",
+    "curtailment of MV solar fields and wind turbines, and dispatch of MV batteries, in the congestion manager "
+    "(issue 5): it applies smart-charging caps (EVs per MV/LV transformer), flexible connections (fast plazas, bus "
+    "depots), rooftop-PV curtailment per MV/LV transformer, battery dispatch of LV batteries (a net-load limit per "
+    "block on an overloaded transformer) and, when listed, heat-pump flexibility (experimental)",
 )
 
 
@@ -495,12 +505,20 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
     block_steps = max(1, int(scenario.policies.congestion_manager.block_h * 60 // scenario.horizon.resolution_min))
     manager = scenario.policies.congestion_manager
     manage = manager.enabled and bool({Measure.smart_charging, Measure.flexible_connections,
-                                       Measure.heat_pump_flexibility, Measure.curtailment} & set(manager.measures))
+                                       Measure.heat_pump_flexibility, Measure.curtailment,
+                                       Measure.battery_dispatch} & set(manager.measures))
     trafo_of = {name: i for i, name in enumerate(solver.lv_trafo_ids)}
     home_trafo = home_transformers(city, wijk_codes, solver.lv_trafo_ids)
     hp_flex = _HeatPumpFlexibility(homes, home_trafo, len(trafo_of), dt_h) \
         if manage and Measure.heat_pump_flexibility in manager.measures else None
     curtail = manage and Measure.curtailment in manager.measures
+    # battery_dispatch: each LV battery's transformer and the net load that keeps it at the target
+    lv_battery_group = {b.name: trafo_of[b.grid] for b in assets.batteries.batteries if b.level == "lv"}
+    dispatch_batteries = manage and Measure.battery_dispatch in manager.measures and bool(lv_battery_group)
+    battery_limit_kw = np.full(len(trafo_of), np.nan)
+    for name, gi in lv_battery_group.items():
+        battery_limit_kw[gi] = (manager.target_loading_pct / 100.0 * solver.lv_trafo_sn_mva[gi] * 1000.0
+                                * BATTERY_LIMIT_POWER_FACTOR)
     pv_groups = np.zeros(len(trafo_of), dtype=bool)
     for code, h in homes.items():
         pv_groups[home_trafo[code][h.pv_kwp > 0]] = True
@@ -542,10 +560,12 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
         solve=solve_with_ev if manage else None, element_group=element_group, mv_elements=mv_elements,
         heat_pump_groups=hp_flex.has_heat_pumps if hp_flex is not None else None,
         pv_groups=pv_groups if curtail else None,
+        battery_limit_kw=battery_limit_kw if dispatch_batteries else None,
     )
     if manager.enabled and not manage:
-        notes.append("congestion manager enabled without smart_charging, flexible_connections or "
-                     "heat_pump_flexibility among its measures: no measure it can apply yet")
+        notes.append("congestion manager enabled without smart_charging, flexible_connections, "
+                     "heat_pump_flexibility, curtailment or battery_dispatch among its measures: no measure it can "
+                     "apply yet")
     if manage and ev is None:
         notes.append("congestion manager enabled, but the scenario has no EV or charger: the manager runs with "
                      "the events layer, so it applied nothing")
@@ -625,8 +645,16 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                     category_mw[:, k, CATEGORIES.index("ev")] = ev_kw[code] / 1000.0
             for j, (cid, cat) in enumerate(zip(mv_ids, mv_categories)):
                 category_mw[:, wijk_codes.index(mv_wijk[cid]), CATEGORIES.index(cat)] -= mv_power_mw[i0:i1, j]
+            limits = ev.simulation.manager.battery_limits_kw if ev is not None and dispatch_batteries else None
+            battery_limit = None if limits is None else {name: float(limits[gi])
+                                                         for name, gi in lv_battery_group.items()}
             mv_load_mw, heat_mw, battery_mw = assets.block(i0, t, weather.t_amb_degc[i0:i1], home_p, pv, extra,
-                                                           category_mw.sum(axis=2), hub_kw)
+                                                           category_mw.sum(axis=2), hub_kw, battery_limit)
+            if limits is not None:  # what the instructed batteries discharged above their limit
+                shaved_kwh = np.zeros(ev.simulation.manager.n_group)
+                for name, kwh in assets.batteries.shaved_kwh.items():
+                    shaved_kwh[lv_battery_group[name]] += kwh
+                ev.simulation.manager.record_battery(shaved_kwh)
             category_mw[:, :, CATEGORIES.index("heat_network")] = heat_mw
             category_mw[:, :, CATEGORIES.index("battery")] = battery_mw
             grid = _solve_block(solver, outages, i0 * dt_h * 3600.0, dt_h,
