@@ -531,11 +531,14 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
     element_group = np.concatenate([element_group, np.full(n_mv_element, -1)])
 
     def solve_with_ev(forecast, ev_kw: np.ndarray, group_delta_kw: np.ndarray | None = None,
-                      pv_kw_per_kwp: np.ndarray | None = None) -> np.ndarray:
+                      pv_kw_per_kwp: np.ndarray | None = None, mv_gen_mw: np.ndarray | None = None) -> np.ndarray:
         """Loading of every managed element (see ``element_group``) for a block's base load plus `ev_kw`
         (and `group_delta_kw` [n_step, n_group] on each transformer's heat pumps; rooftop PV per kWp
-        `pv_kw_per_kwp` [n_step, n_group] per transformer instead of the forecast's)."""
+        `pv_kw_per_kwp` [n_step, n_group] per transformer instead of the forecast's; MV generation
+        `mv_gen_mw` [n_step, n_mv_generator] instead of the forecast's)."""
         base_p, base_q, base_pv, base_extra, base_mv, base_mv_load, base_t = forecast
+        if mv_gen_mw is not None:
+            base_mv = mv_gen_mw
         n = len(ev_kw)
         if pv_kw_per_kwp is not None:
             base_pv = {c: pv_kw_per_kwp[:n, home_trafo[c]] * homes[c].pv_kwp for c in base_pv}
@@ -561,6 +564,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
         heat_pump_groups=hp_flex.has_heat_pumps if hp_flex is not None else None,
         pv_groups=pv_groups if curtail else None,
         battery_limit_kw=battery_limit_kw if dispatch_batteries else None,
+        mv_generator_names=mv_ids if curtail else (),
     )
     if manager.enabled and not manage:
         notes.append("congestion manager enabled without smart_charging, flexible_connections, "
@@ -643,8 +647,14 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                     ev.simulation.manager.record_curtailment(curtailed_kwh)
                 for k, code in enumerate(wijk_codes):
                     category_mw[:, k, CATEGORIES.index("ev")] = ev_kw[code] / 1000.0
+            gen_mw = mv_power_mw[i0:i1]  # MV solar fields and wind, after the manager's feed-in limits
+            if ev is not None and curtail and mv_ids:
+                gen_caps = ev.simulation.manager.mv_gen_caps_mw
+                if gen_caps is not None:
+                    gen_mw = np.minimum(gen_mw, gen_caps)
+                ev.simulation.manager.record_mv_curtailment((mv_power_mw[i0:i1] - gen_mw).sum(axis=0) * dt_h * 1000.0)
             for j, (cid, cat) in enumerate(zip(mv_ids, mv_categories)):
-                category_mw[:, wijk_codes.index(mv_wijk[cid]), CATEGORIES.index(cat)] -= mv_power_mw[i0:i1, j]
+                category_mw[:, wijk_codes.index(mv_wijk[cid]), CATEGORIES.index(cat)] -= gen_mw[:, j]
             limits = ev.simulation.manager.battery_limits_kw if ev is not None and dispatch_batteries else None
             battery_limit = None if limits is None else {name: float(limits[gi])
                                                          for name, gi in lv_battery_group.items()}
@@ -658,7 +668,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
             category_mw[:, :, CATEGORIES.index("heat_network")] = heat_mw
             category_mw[:, :, CATEGORIES.index("battery")] = battery_mw
             grid = _solve_block(solver, outages, i0 * dt_h * 3600.0, dt_h,
-                                home_p, home_q, pv, extra, mv_power_mw[i0:i1], t, mv_load_p_mw=mv_load_mw)
+                                home_p, home_q, pv, extra, gen_mw, t, mv_load_p_mw=mv_load_mw)
             if ev is not None and manage:
                 if manager.forecast is ManagerForecast.weather and i1 + (i1 - i0) <= len(time_utc):
                     # day-ahead: the next block's heat pumps at a forecast temperature, the rest as today
@@ -677,7 +687,8 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                 ev.simulation.observe((base_p, home_q, pv, base_extra, mv_power_mw[i0:i1],
                                        assets.without_hubs(mv_load_mw) * 1000.0, t),
                                       hp_group_kw if hp_flex is not None else None,
-                                      pv_per_kwp[i0:i1] if curtail else None)
+                                      pv_per_kwp[i0:i1] if curtail else None,
+                                      mv_power_mw[i0:i1] if curtail else None)
 
             trafo_loading = np.hstack([grid.trafo_loading_pct, grid.station_trafo_loading_pct])
             line_loading = np.hstack([grid.feeder_loading_pct, grid.mv_line_loading_pct])
