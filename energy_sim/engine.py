@@ -90,10 +90,12 @@ BATTERY_LIMIT_POWER_FACTOR = 0.97
 
 #: What the engine does not simulate yet; printed with every summary.
 NOT_YET_SIMULATED = (
-    "curtailment of MV solar fields and wind turbines, and dispatch of MV batteries, in the congestion manager "
-    "(issue 5): it applies smart-charging caps (EVs per MV/LV transformer), flexible connections (fast plazas, bus "
-    "depots), rooftop-PV curtailment per MV/LV transformer, battery dispatch of LV batteries (a net-load limit per "
-    "block on an overloaded transformer) and, when listed, heat-pump flexibility (experimental)",
+    "dispatch of MV batteries by the congestion manager (issue 5): it applies smart-charging caps (EVs per MV/LV "
+    "transformer), flexible connections (fast plazas, bus depots), curtailment (rooftop PV per MV/LV transformer; "
+    "MV solar fields and wind turbines by a feed-in limit per block where the station or an MV cable is forecast "
+    "above the target), battery dispatch of LV batteries (a net-load limit per block on an overloaded transformer) "
+    "and, when listed, heat-pump flexibility (experimental); the manager runs within the events layer, so only in "
+    "scenarios with EVs or chargers",
 )
 
 
