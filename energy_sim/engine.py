@@ -79,11 +79,23 @@ ANNUAL_USE_SIGMA = 0.35
 #: partial renovations vary the demand of similar homes by roughly +-25 %).
 HEAT_LOSS_SIGMA = 0.25
 
+#: Share of a transformer's rating in kVA that an instructed LV battery lets
+#: its grid draw as active power at the manager's target [-]. ASSUMPTION:
+#: the household power factor above. Loading is apparent power over rating;
+#: the grid's reactive power is the households' (heat pumps, EV chargers,
+#: PV and batteries run at cos(phi) ~ 1), at most tan(acos(0.97)) times the
+#: net active load at an evening peak, so P <= 0.97 x target x S_rated keeps
+#: S within the target up to the grid's own losses (~1-2 % at full load).
+BATTERY_LIMIT_POWER_FACTOR = 0.97
+
 #: What the engine does not simulate yet; printed with every summary.
 NOT_YET_SIMULATED = (
-    "curtailment of MV solar fields and wind turbines, and battery dispatch, in the congestion manager (issue 5): "
-    "it applies smart-charging caps (EVs per MV/LV transformer), flexible connections (fast plazas, bus depots), "
-    "rooftop-PV curtailment per MV/LV transformer and, when listed, heat-pump flexibility (experimental)",
+    "dispatch of MV batteries by the congestion manager (issue 5): it applies smart-charging caps (EVs per MV/LV "
+    "transformer), flexible connections (fast plazas, bus depots), curtailment (rooftop PV per MV/LV transformer; "
+    "MV solar fields and wind turbines by a feed-in limit per block where the station or an MV cable is forecast "
+    "above the target), battery dispatch of LV batteries (a net-load limit per block on an overloaded transformer) "
+    "and, when listed, heat-pump flexibility (experimental); the manager runs within the events layer, so only in "
+    "scenarios with EVs or chargers",
 )
 
 
@@ -495,12 +507,20 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
     block_steps = max(1, int(scenario.policies.congestion_manager.block_h * 60 // scenario.horizon.resolution_min))
     manager = scenario.policies.congestion_manager
     manage = manager.enabled and bool({Measure.smart_charging, Measure.flexible_connections,
-                                       Measure.heat_pump_flexibility, Measure.curtailment} & set(manager.measures))
+                                       Measure.heat_pump_flexibility, Measure.curtailment,
+                                       Measure.battery_dispatch} & set(manager.measures))
     trafo_of = {name: i for i, name in enumerate(solver.lv_trafo_ids)}
     home_trafo = home_transformers(city, wijk_codes, solver.lv_trafo_ids)
     hp_flex = _HeatPumpFlexibility(homes, home_trafo, len(trafo_of), dt_h) \
         if manage and Measure.heat_pump_flexibility in manager.measures else None
     curtail = manage and Measure.curtailment in manager.measures
+    # battery_dispatch: each LV battery's transformer and the net load that keeps it at the target
+    lv_battery_group = {b.name: trafo_of[b.grid] for b in assets.batteries.batteries if b.level == "lv"}
+    dispatch_batteries = manage and Measure.battery_dispatch in manager.measures and bool(lv_battery_group)
+    battery_limit_kw = np.full(len(trafo_of), np.nan)
+    for name, gi in lv_battery_group.items():
+        battery_limit_kw[gi] = (manager.target_loading_pct / 100.0 * solver.lv_trafo_sn_mva[gi] * 1000.0
+                                * BATTERY_LIMIT_POWER_FACTOR)
     pv_groups = np.zeros(len(trafo_of), dtype=bool)
     for code, h in homes.items():
         pv_groups[home_trafo[code][h.pv_kwp > 0]] = True
@@ -513,11 +533,14 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
     element_group = np.concatenate([element_group, np.full(n_mv_element, -1)])
 
     def solve_with_ev(forecast, ev_kw: np.ndarray, group_delta_kw: np.ndarray | None = None,
-                      pv_kw_per_kwp: np.ndarray | None = None) -> np.ndarray:
+                      pv_kw_per_kwp: np.ndarray | None = None, mv_gen_mw: np.ndarray | None = None) -> np.ndarray:
         """Loading of every managed element (see ``element_group``) for a block's base load plus `ev_kw`
         (and `group_delta_kw` [n_step, n_group] on each transformer's heat pumps; rooftop PV per kWp
-        `pv_kw_per_kwp` [n_step, n_group] per transformer instead of the forecast's)."""
+        `pv_kw_per_kwp` [n_step, n_group] per transformer instead of the forecast's; MV generation
+        `mv_gen_mw` [n_step, n_mv_generator] instead of the forecast's)."""
         base_p, base_q, base_pv, base_extra, base_mv, base_mv_load, base_t = forecast
+        if mv_gen_mw is not None:
+            base_mv = mv_gen_mw
         n = len(ev_kw)
         if pv_kw_per_kwp is not None:
             base_pv = {c: pv_kw_per_kwp[:n, home_trafo[c]] * homes[c].pv_kwp for c in base_pv}
@@ -542,10 +565,13 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
         solve=solve_with_ev if manage else None, element_group=element_group, mv_elements=mv_elements,
         heat_pump_groups=hp_flex.has_heat_pumps if hp_flex is not None else None,
         pv_groups=pv_groups if curtail else None,
+        battery_limit_kw=battery_limit_kw if dispatch_batteries else None,
+        mv_generator_names=mv_ids if curtail else (),
     )
     if manager.enabled and not manage:
-        notes.append("congestion manager enabled without smart_charging, flexible_connections or "
-                     "heat_pump_flexibility among its measures: no measure it can apply yet")
+        notes.append("congestion manager enabled without smart_charging, flexible_connections, "
+                     "heat_pump_flexibility, curtailment or battery_dispatch among its measures: no measure it can "
+                     "apply yet")
     if manage and ev is None:
         notes.append("congestion manager enabled, but the scenario has no EV or charger: the manager runs with "
                      "the events layer, so it applied nothing")
@@ -623,14 +649,28 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                     ev.simulation.manager.record_curtailment(curtailed_kwh)
                 for k, code in enumerate(wijk_codes):
                     category_mw[:, k, CATEGORIES.index("ev")] = ev_kw[code] / 1000.0
+            gen_mw = mv_power_mw[i0:i1]  # MV solar fields and wind, after the manager's feed-in limits
+            if ev is not None and curtail and mv_ids:
+                gen_caps = ev.simulation.manager.mv_gen_caps_mw
+                if gen_caps is not None:
+                    gen_mw = np.minimum(gen_mw, gen_caps)
+                ev.simulation.manager.record_mv_curtailment((mv_power_mw[i0:i1] - gen_mw).sum(axis=0) * dt_h * 1000.0)
             for j, (cid, cat) in enumerate(zip(mv_ids, mv_categories)):
-                category_mw[:, wijk_codes.index(mv_wijk[cid]), CATEGORIES.index(cat)] -= mv_power_mw[i0:i1, j]
+                category_mw[:, wijk_codes.index(mv_wijk[cid]), CATEGORIES.index(cat)] -= gen_mw[:, j]
+            limits = ev.simulation.manager.battery_limits_kw if ev is not None and dispatch_batteries else None
+            battery_limit = None if limits is None else {name: float(limits[gi])
+                                                         for name, gi in lv_battery_group.items()}
             mv_load_mw, heat_mw, battery_mw = assets.block(i0, t, weather.t_amb_degc[i0:i1], home_p, pv, extra,
-                                                           category_mw.sum(axis=2), hub_kw)
+                                                           category_mw.sum(axis=2), hub_kw, battery_limit)
+            if limits is not None:  # what the instructed batteries discharged above their limit
+                shaved_kwh = np.zeros(ev.simulation.manager.n_group)
+                for name, kwh in assets.batteries.shaved_kwh.items():
+                    shaved_kwh[lv_battery_group[name]] += kwh
+                ev.simulation.manager.record_battery(shaved_kwh)
             category_mw[:, :, CATEGORIES.index("heat_network")] = heat_mw
             category_mw[:, :, CATEGORIES.index("battery")] = battery_mw
             grid = _solve_block(solver, outages, i0 * dt_h * 3600.0, dt_h,
-                                home_p, home_q, pv, extra, mv_power_mw[i0:i1], t, mv_load_p_mw=mv_load_mw)
+                                home_p, home_q, pv, extra, gen_mw, t, mv_load_p_mw=mv_load_mw)
             if ev is not None and manage:
                 if manager.forecast is ManagerForecast.weather and i1 + (i1 - i0) <= len(time_utc):
                     # day-ahead: the next block's heat pumps at a forecast temperature, the rest as today
@@ -649,7 +689,8 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                 ev.simulation.observe((base_p, home_q, pv, base_extra, mv_power_mw[i0:i1],
                                        assets.without_hubs(mv_load_mw) * 1000.0, t),
                                       hp_group_kw if hp_flex is not None else None,
-                                      pv_per_kwp[i0:i1] if curtail else None)
+                                      pv_per_kwp[i0:i1] if curtail else None,
+                                      mv_power_mw[i0:i1] if curtail else None)
 
             trafo_loading = np.hstack([grid.trafo_loading_pct, grid.station_trafo_loading_pct])
             line_loading = np.hstack([grid.feeder_loading_pct, grid.mv_line_loading_pct])

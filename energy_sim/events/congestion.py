@@ -36,7 +36,13 @@ groups if the scenario lists them: heat-pump flexibility (caps on the group's
 heat pumps where the plan still exceeds the target, with the rebound after;
 `energy_sim.events.heat_pump_flex`) and rooftop-PV curtailment (a feed-in
 limit per kWp for the block where the sunniest recent day would push the
-transformer over its rating in reverse; see `_curtailment_caps`).
+transformer over its rating in reverse; see `_curtailment_caps`). Last,
+battery dispatch: where the plan still exceeds the target on a transformer
+with a battery on its LV grid, the battery is instructed to hold the grid's
+net load to the transformer's limit for the block (see `_battery_limits`).
+With ``curtailment`` and MV generators (solar fields, wind turbines), the
+HV/MV station and MV cables are checked for feed-in overload too: each
+generator gets a feed-in limit [MW] for the block (`_mv_generation_caps`).
 
 A group whose cap would not bind (its forecast power never reaches the
 cap, e.g. a plaza far from an overloaded MV cable) is left alone. Every
@@ -86,7 +92,9 @@ class Intervention:
     energy_shifted_kwh : float
         Energy the measure took off while its cap bit [kWh], filled in after
         the block: EV charging or heat-pump power held back (delivered later,
-        or for EVs possibly not at all), or rooftop PV curtailed (lost).
+        or for EVs possibly not at all), rooftop PV curtailed (lost), or for
+        ``battery_dispatch`` the energy the battery discharged while the net
+        load it measured was above the instructed limit.
     """
 
     time_s: float
@@ -145,13 +153,25 @@ class CongestionManager:
         ``solve`` must then take a fourth argument ``pv_kw_per_kwp[n_step,
         n_group]``, the rooftop PV per kWp to use in each group (None: the
         forecast's own).
+    battery_limit_kw : ndarray of float [n_group], optional
+        Per group with an LV battery, the net load of its LV grid that keeps
+        its transformer at the target [kW] (nan: no battery); measure
+        ``battery_dispatch``.
+    mv_generator_names : sequence of str, optional
+        MV solar fields and wind turbines the manager may curtail (measure
+        ``curtailment``), in the column order of the ``mv_gen_mw`` given to
+        `observe`. ``solve`` must then take a fifth argument
+        ``mv_gen_mw[n_step, n_generator]`` [MW] (None: the forecast's own).
+    mv_elements : sequence of int, optional
+        Positions of the MV elements (HV/MV station, MV cables) in what
+        ``solve`` reports, checked for feed-in overload.
     """
 
     def __init__(self, solve: Solve, element_group, group_of_column, group_names: Sequence[str], n_step: int,
                  dt_s: float, target_loading_pct: float = 100.0, corrections: int = 2, *,
                  shared_elements: tuple[np.ndarray, np.ndarray] | None = None,
                  group_measure: Sequence[Measure] | None = None, measures=None, heat_pump_groups=None,
-                 pv_groups=None):
+                 pv_groups=None, battery_limit_kw=None, mv_generator_names=(), mv_elements=()):
         self.solve = solve
         element_group = np.asarray(element_group, dtype=np.int64)
         managed = np.flatnonzero(element_group >= 0)
@@ -169,6 +189,18 @@ class CongestionManager:
                             or Measure.heat_pump_flexibility not in allowed else np.asarray(heat_pump_groups, bool))
         self._pv_enabled = (np.zeros(self.n_group, dtype=bool) if pv_groups is None
                             or Measure.curtailment not in allowed else np.asarray(pv_groups, bool))
+        limits = np.full(self.n_group, np.nan) if battery_limit_kw is None or Measure.battery_dispatch not in allowed \
+            else np.asarray(battery_limit_kw, dtype=float)
+        self._battery_limit_kw = limits
+        #: Net-load limit per group's LV battery for the block [kW] (inf: no instruction), or None.
+        self.battery_limits_kw: np.ndarray | None = None
+        self._battery_block_log: list[Intervention] = []
+        self.mv_generator_names = list(mv_generator_names) if Measure.curtailment in allowed else []
+        self._mv_elements = np.asarray(mv_elements, dtype=np.int64)
+        #: Feed-in limit per MV generator for the block [MW] (inf: none), or None.
+        self.mv_gen_caps_mw: np.ndarray | None = None
+        self._mv_gen_history: list[np.ndarray] = []
+        self._mv_gen_block_log: list[Intervention] = []
         #: Rooftop-PV cap per group for the block [kW per kWp] (inf: none), or None.
         self.pv_caps_kw_per_kwp: np.ndarray | None = None
         self._pv_history: list[np.ndarray] = []
@@ -194,10 +226,13 @@ class CongestionManager:
 
     # -- what the engine tells it -------------------------------------------------
     def observe(self, forecast: Any, ev_unmanaged_kw: np.ndarray, hp_group_kw: np.ndarray | None = None,
-                pv_kw_per_kwp: np.ndarray | None = None) -> None:
+                pv_kw_per_kwp: np.ndarray | None = None, mv_gen_mw: np.ndarray | None = None) -> None:
         """Remember the block that just ended: the engine's forecast object, the uncapped EV power,
-        the uncapped heat-pump power per group [kW] and the rooftop PV available per kWp [kW/kWp]."""
+        the uncapped heat-pump power per group [kW], the rooftop PV available per kWp [kW/kWp] and the
+        MV generators' available output [MW] ``[n_step, n_generator]``."""
         self._forecast = forecast
+        if mv_gen_mw is not None and self.mv_generator_names:
+            self._mv_gen_history = (self._mv_gen_history + [np.asarray(mv_gen_mw, dtype=float)])[-PV_ENVELOPE_BLOCKS:]
         if pv_kw_per_kwp is not None:
             self._pv_history = (self._pv_history + [np.asarray(pv_kw_per_kwp, dtype=float)])[-PV_ENVELOPE_BLOCKS:]
         self._ev_forecast_kw = np.asarray(ev_unmanaged_kw, dtype=float)
@@ -211,6 +246,18 @@ class CongestionManager:
         for item in self._pv_block_log:
             item.energy_shifted_kwh = float(curtailed_kwh[self.group_names.index(item.element)])
         self._pv_block_log = []
+
+    def record_battery(self, shaved_kwh: np.ndarray) -> None:
+        """Fill in the energy the instructed batteries discharged above their limit, per group [kWh]."""
+        for item in self._battery_block_log:
+            item.energy_shifted_kwh = float(shaved_kwh[self.group_names.index(item.element)])
+        self._battery_block_log = []
+
+    def record_mv_curtailment(self, curtailed_kwh: np.ndarray) -> None:
+        """Fill in the energy the block's feed-in limits curtailed, per MV generator [kWh]."""
+        for item in self._mv_gen_block_log:
+            item.energy_shifted_kwh = float(curtailed_kwh[self.mv_generator_names.index(item.element)])
+        self._mv_gen_block_log = []
 
     def record_heat_pumps(self, held_back_kwh: np.ndarray) -> None:
         """Fill in the heat-pump energy the block's caps held back, per group [kWh]."""
@@ -249,6 +296,8 @@ class CongestionManager:
         self.hp_hold_kw = None
         self.hp_rebound_caps_kw = None
         self.pv_caps_kw_per_kwp = None
+        self.battery_limits_kw = None
+        self.mv_gen_caps_mw = None
         if self._forecast is None or self._ev_forecast_kw is None:
             return
         fc = self._ev_forecast_kw
@@ -268,6 +317,8 @@ class CongestionManager:
                                                      share * np.where(over, cap, 0.0)[:, self.group_of_column], fc)
         self._heat_pump_caps(now_s, ev_plan, l_fc, l_plan)
         self._curtailment_caps(now_s, ev_plan)
+        self._battery_limits(now_s, l_fc, l_plan)
+        self._mv_generation_caps(now_s, ev_plan)
 
     def _intervene(self, now_s, g, measure, l_fc, l_plan, cap_min_kw, block_log) -> None:
         item = Intervention(
@@ -422,6 +473,82 @@ class CongestionManager:
         l_env = loading_with(env_g)
         for g in np.flatnonzero(over):
             self._intervene(now_s, g, Measure.curtailment, l_env, l_plan, np.nanmin(cap[:, g]), self._pv_block_log)
+
+    def _battery_limits(self, now_s: float, l_fc: np.ndarray, l_plan: np.ndarray) -> None:
+        """Instruct the LV batteries of groups still planned above the target (`battery_limits_kw`).
+
+        The forecast leaves batteries out (they follow their own rule), so a
+        group above the target in the plan after charging caps is one the
+        battery's own rule is not known to relieve. Its instruction for the
+        whole block is the group's net-load limit (``battery_limit_kw``, from
+        the engine): the battery discharges whatever the LV grid draws above
+        it, within its power and stored energy. ASSUMPTION: the plan after
+        charging caps is used, not the one after heat-pump caps; a battery
+        instructed where heat pumps already relieve the group only acts if the
+        measured load does exceed the limit, so nothing is spent needlessly.
+        """
+        over = np.isfinite(self._battery_limit_kw) & (l_plan > self.target_loading_pct).any(axis=0)
+        if not over.any():
+            return
+        self.battery_limits_kw = np.where(over, self._battery_limit_kw, np.inf)
+        # planned: the target where the forecast exceeded it (reached if the battery has the power and energy)
+        l_target = np.minimum(l_plan, self.target_loading_pct)
+        for g in np.flatnonzero(over):
+            self._intervene(now_s, g, Measure.battery_dispatch, l_fc, l_target, self._battery_limit_kw[g],
+                            self._battery_block_log)
+
+    def _mv_generation_caps(self, now_s: float, ev_plan: np.ndarray) -> None:
+        """Feed-in limits for MV solar fields and wind turbines where they would overload the MV (`mv_gen_caps_mw`).
+
+        The forecast of generation is, per generator and step, the most it
+        delivered at that step over the last `PV_ENVELOPE_BLOCKS` blocks (as
+        for rooftop PV). A step is congested by feed-in where an MV element
+        (station, cable) exceeds the target with the envelope and loads less
+        with 60 % of it. All generators then get the same limit as a share
+        ``f`` of their own envelope peak, ``min(envelope, f * peak)``: the
+        largest ``f`` keeping every congested step at the target, found by
+        bisection to 1/2^12 (ASSUMPTION: an equal share of each generator's
+        peak, as a grid operator limits the parks of one station pro rata;
+        which park's feed-in relieves which cable more is not weighed).
+        """
+        if not self.mv_generator_names or not self._mv_gen_history or not len(self._mv_elements):
+            return
+        n = len(ev_plan)
+        envelope = np.max([h[:n] for h in self._mv_gen_history if len(h) >= n], axis=0, initial=0.0)
+        peak_mw = envelope.max(axis=0)
+        if peak_mw.max() <= 0:
+            return
+        target = self.target_loading_pct
+
+        def mv_loading(gen_mw):
+            self.solves += 1
+            loading = np.asarray(self.solve(self._forecast, ev_plan, None, None, gen_mw), dtype=float)
+            return loading[:, self._mv_elements].max(axis=1)
+
+        l_env = mv_loading(envelope)
+        l_low = mv_loading(0.6 * envelope)
+        congested = (l_env > target) & (l_low < l_env - 1e-9)
+        if not congested.any():
+            return
+        lo, hi = 0.0, 1.0
+        for _ in range(12):
+            mid = 0.5 * (lo + hi)
+            if (mv_loading(np.minimum(envelope, mid * peak_mw))[congested] > target).any():
+                hi = mid
+            else:
+                lo = mid
+        caps = np.where(peak_mw > 0, lo * peak_mw, np.inf)
+        self.mv_gen_caps_mw = caps
+        l_plan = mv_loading(np.minimum(envelope, caps))
+        for j in np.flatnonzero(envelope.max(axis=0) > caps):
+            item = Intervention(
+                time_s=now_s, element=self.mv_generator_names[j], measure=Measure.curtailment,
+                window_start_s=now_s, window_end_s=now_s + n * self.dt_s,
+                forecast_loading_pct=float(l_env.max()), planned_loading_pct=float(l_plan.max()),
+                cap_min_kw=float(caps[j] * 1000.0),
+            )
+            self.log.append(item)
+            self._mv_gen_block_log.append(item)
 
     def log_frame(self) -> pd.DataFrame:
         """The interventions as a table (one row each)."""

@@ -221,7 +221,7 @@ class EvSimulation:
         Steps per block and step length [s] (for the manager).
     target_loading_pct : float
         Manager's loading limit [%].
-    shared_elements, group_measure, measures, heat_pump_groups, pv_groups : optional
+    shared_elements, group_measure, measures, heat_pump_groups, pv_groups, battery_limit_kw, mv_generator_names, mv_elements : optional
         Passed to `energy_sim.events.congestion.CongestionManager`.
     home_profile : SessionProfile
     keep_finished : bool
@@ -236,6 +236,7 @@ class EvSimulation:
                  solve: Solve | None = None, element_group=None, block_s: float = 86_400.0,
                  n_step_block: int = 96, dt_s: float = 900.0, target_loading_pct: float = 100.0,
                  shared_elements=None, group_measure=None, measures=None, heat_pump_groups=None, pv_groups=None,
+                 battery_limit_kw=None, mv_generator_names=(), mv_elements=(),
                  home_profile: SessionProfile = HOME, keep_finished: bool = False):
         fleet = fleet or load_ev_fleet()
         self.day_start_s = np.asarray(day_start_s, dtype=float)
@@ -282,7 +283,10 @@ class EvSimulation:
             self.manager = CongestionManager(solve, element_group, group_of_column, self.group_names, n_step_block,
                                              dt_s, target_loading_pct, shared_elements=shared_elements,
                                              group_measure=group_measure, measures=measures,
-                                             heat_pump_groups=heat_pump_groups, pv_groups=pv_groups)
+                                             heat_pump_groups=heat_pump_groups, pv_groups=pv_groups,
+                                             battery_limit_kw=battery_limit_kw,
+                                             mv_generator_names=mv_generator_names,
+                                             mv_elements=mv_elements)
             self.env.process(manager_process(self.env, self.manager, block_s))
         self.home_sessions = 0
         self.public_sessions = 0
@@ -342,7 +346,7 @@ class EvSimulation:
         return EvBlock(result.p_kw[:, :self.n_home], result.p_kw[:, self.n_home:], caps)
 
     def observe(self, forecast: Any, hp_group_kw: np.ndarray | None = None,
-                pv_kw_per_kwp: np.ndarray | None = None) -> None:
+                pv_kw_per_kwp: np.ndarray | None = None, mv_gen_mw: np.ndarray | None = None) -> None:
         """Tell the congestion manager what it may use to plan the next block.
 
         ``forecast`` is passed unchanged as the first argument of ``solve``;
@@ -350,10 +354,12 @@ class EvSimulation:
         The uncapped EV power of that block is added here; ``hp_group_kw``
         ``[n_step, n_group]`` is that block's heat-pump power per group
         before any cap (for heat-pump flexibility); ``pv_kw_per_kwp``
-        ``[n_step]`` the rooftop PV available per kWp (for curtailment).
+        ``[n_step]`` the rooftop PV available per kWp and ``mv_gen_mw``
+        ``[n_step, n_generator]`` the MV generators' available output [MW]
+        (for curtailment).
         """
         if self.manager is not None and self._last_unmanaged is not None:
-            self.manager.observe(forecast, self._last_unmanaged, hp_group_kw, pv_kw_per_kwp)
+            self.manager.observe(forecast, self._last_unmanaged, hp_group_kw, pv_kw_per_kwp, mv_gen_mw)
 
     def report(self) -> EvReport:
         """Figures of the sessions finished so far, queues and interventions."""

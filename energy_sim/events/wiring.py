@@ -103,7 +103,8 @@ def _workplace_day_factor(day_start_s: np.ndarray, start_utc: pd.Timestamp, time
 def build_ev_wiring(scenario, city, wijken, home_ids: dict[str, list[str]], extra_ids: dict[str, list[str]],
                     lv_trafo_ids: list[str], lv_trafo_wijk: list[str], time_utc: pd.DatetimeIndex, block_steps: int,
                     rng_ev: np.random.Generator, rng_adoption_of_wijk, solve=None,
-                    element_group=None, mv_elements=(), heat_pump_groups=None, pv_groups=None) -> EvWiring | None:
+                    element_group=None, mv_elements=(), heat_pump_groups=None, pv_groups=None,
+                    battery_limit_kw=None, mv_generator_names=()) -> EvWiring | None:
     """The city's EV layer: EV homes per wijk, public/workplace parks on their LV grids, hubs on MV.
 
     Parameters
@@ -138,6 +139,13 @@ def build_ev_wiring(scenario, city, wijken, home_ids: dict[str, list[str]], extr
     pv_groups : ndarray of bool [n_lv_trafo], optional
         Transformers with rooftop PV the manager may curtail (measure
         ``curtailment``); ``solve`` then takes a fourth argument.
+    battery_limit_kw : ndarray of float [n_lv_trafo], optional
+        Per transformer with an LV battery, the net load that keeps it at the
+        manager's target [kW] (nan: no battery; measure ``battery_dispatch``).
+    mv_generator_names : sequence of str
+        MV solar fields and wind turbines the manager may curtail when MV
+        elements are overloaded by feed-in (measure ``curtailment``); ``solve``
+        then takes a fifth argument, their output [MW].
 
     Returns
     -------
@@ -201,5 +209,8 @@ def build_ev_wiring(scenario, city, wijken, home_ids: dict[str, list[str]], extr
         heat_pump_groups=None if heat_pump_groups is None else
         np.concatenate([heat_pump_groups, np.zeros(len(hub_groups), dtype=bool)]),
         pv_groups=None if pv_groups is None else np.concatenate([pv_groups, np.zeros(len(hub_groups), dtype=bool)]),
+        battery_limit_kw=None if battery_limit_kw is None else
+        np.concatenate([battery_limit_kw, np.full(len(hub_groups), np.nan)]),
+        mv_generator_names=mv_generator_names, mv_elements=mv_elements,
     )
     return EvWiring(simulation, home_slices, park_targets + depot_targets, group_wijk)

@@ -51,7 +51,13 @@ Batteries act one after another in scenario order, LV before MV, each seeing
 the ones before it at its measurement point; their controllers leave their
 own power out of the history they learn from. The congestion manager's
 forecast of a block (smart charging) does not include them: they follow their
-own rule, not the manager's. Before commissioning and from decommissioning,
+own rule, not the manager's, unless the manager instructs them: with the
+measure ``battery_dispatch`` it may give an LV battery a net-load limit for
+a block (``limit_kw`` of `BatteriesInRun.block`). A ``peak_shaving`` battery
+then holds its transformer's net load to the lower of that limit and its own
+threshold; a ``self_consumption`` battery peak-shaves to the limit instead of
+following its own rule for that block (it keeps its energy for the
+transformer's peak and recharges only below the limit). Before commissioning and from decommissioning,
 heat networks and batteries draw nothing and keep their stored energy.
 """
 
@@ -321,6 +327,7 @@ class _Battery:
     home_columns: slice | np.ndarray | None = None  # LV: its grid's homes in the wijk's arrays
     extra_columns: slice | np.ndarray | None = None  # LV: its grid's other connections
     own_column: int = -1  # LV: its column in the wijk's extra arrays
+    grid: str = ""  # LV: its LV grid (the name of its MV/LV transformer)
     e_kwh: float = 0.0
     previous_window_kw: np.ndarray | None = None
     partial_window_kw: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -353,6 +360,9 @@ class BatteriesInRun:
         self.window_steps = max(1, int(round(PEAK_SHAVING_WINDOW_H / self.dt_h)))
         for b in batteries:
             b.e_kwh = float(b.fleet.soc_init_frac[0] * b.fleet.e_max_kwh[0])
+        #: Per battery instructed in the last block: energy it discharged while its measured net load
+        #: was above the instructed limit [kWh] (what the manager's ``battery_dispatch`` took off).
+        self.shaved_kwh: dict[str, float] = {}
 
     @property
     def mv_names(self) -> list[str]:
@@ -380,27 +390,49 @@ class BatteriesInRun:
         b.previous_window_kw = previous
         return theta[carried:]
 
-    def _dispatch(self, b: _Battery, i0: int, net_kw: np.ndarray) -> np.ndarray:
-        """Battery power [kW], + charging, for measured load `net_kw` of a block starting at step `i0`."""
-        threshold = self._thresholds(b, net_kw) if b.rule is DispatchRule.peak_shaving else None
+    def _dispatch(self, b: _Battery, i0: int, net_kw: np.ndarray, limit_kw: float = np.inf) -> np.ndarray:
+        """Battery power [kW], + charging, for measured load `net_kw` of a block starting at step `i0`.
+
+        A finite `limit_kw` (the manager's instruction) lowers a peak-shaving
+        battery's threshold to ``min(own threshold, limit_kw)``; a
+        ``self_consumption`` battery peak-shaves to ``limit_kw`` instead.
+        ASSUMPTION: "the lower of the two" would change nothing for a
+        self-consumption battery (its own wish, ``-net``, already discharges
+        more than ``limit_kw - net`` whenever it draws from the grid), and an
+        operator who instructs a battery for congestion wants its energy kept
+        for the transformer's peak, not spent on the first hours of deficit.
+        """
+        rule = b.rule
+        threshold = self._thresholds(b, net_kw) if rule is DispatchRule.peak_shaving else None
+        instructed = bool(np.isfinite(limit_kw))
+        if instructed:
+            own = threshold if threshold is not None else np.full(len(net_kw), np.inf)
+            threshold, rule = np.minimum(own, limit_kw), DispatchRule.peak_shaving
         on = b.active[i0:i0 + len(net_kw)]
         p_kw = np.zeros(len(net_kw))
+        if instructed:
+            self.shaved_kwh[b.name] = 0.0
         if on.any():
-            r = battery_dispatch(net_kw[on], b.fleet, b.rule, dt_h=self.dt_h, e_init_kwh=b.e_kwh,
+            r = battery_dispatch(net_kw[on], b.fleet, rule, dt_h=self.dt_h, e_init_kwh=b.e_kwh,
                                  threshold_kw=None if threshold is None else threshold[on][:, None])
             p_kw[on] = r.p_battery_kw[:, 0]
             b.e_kwh = float(r.e_kwh[-1, 0])
             b.charged_kwh += float(np.maximum(p_kw, 0.0).sum() * self.dt_h)
             b.discharged_kwh += float(np.maximum(-p_kw, 0.0).sum() * self.dt_h)
+            if instructed:
+                self.shaved_kwh[b.name] = float(np.maximum(-p_kw, 0.0)[net_kw > limit_kw].sum() * self.dt_h)
         return p_kw
 
     def block(self, i0: int, home_p_kw: dict, rooftop_pv_kw: dict, extra_p_kw: dict,
-              wijk_net_kw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+              wijk_net_kw: np.ndarray, limit_kw: dict[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Dispatch every battery over one block starting at horizon step `i0`.
 
         LV batteries' power is written into their column of `extra_p_kw`
         (in place). `wijk_net_kw` ``[n_step, n_wijk]`` is each wijk's net load
-        without batteries [kW] (MV batteries' measurement).
+        without batteries [kW] (MV batteries' measurement). `limit_kw` maps
+        LV battery names to the congestion manager's net-load limit for this
+        block [kW] (``battery_dispatch``; see `_dispatch`); `shaved_kwh` then
+        holds what each instructed battery discharged above its limit.
 
         Returns
         -------
@@ -411,13 +443,15 @@ class BatteriesInRun:
         n_step = wijk_net_kw.shape[0]
         per_wijk = np.zeros((n_step, len(self.wijk_codes)))
         mv = []
+        limit_kw = limit_kw or {}
+        self.shaved_kwh = {}
         for b in self.batteries:
             k = self.wijk_codes.index(b.wijk)
             if b.level == "lv":
                 net = (home_p_kw[b.wijk][:, b.home_columns].sum(axis=1, dtype=np.float64)
                        - rooftop_pv_kw[b.wijk][:, b.home_columns].sum(axis=1, dtype=np.float64)
                        + extra_p_kw[b.wijk][:, b.extra_columns].sum(axis=1, dtype=np.float64))
-                p_kw = self._dispatch(b, i0, net)
+                p_kw = self._dispatch(b, i0, net, limit_kw.get(b.name, np.inf))
                 extra_p_kw[b.wijk][:, b.own_column] = p_kw
             else:
                 p_kw = self._dispatch(b, i0, wijk_net_kw[:, k] + per_wijk[:, k])
@@ -475,7 +509,7 @@ class AssetsInRun:
 
     def block(self, i0: int, time_utc: pd.DatetimeIndex, t_amb_degc: np.ndarray, home_p_kw: dict,
               rooftop_pv_kw: dict, extra_p_kw: dict, wijk_net_mw: np.ndarray, charging_hub_kw: np.ndarray | None = None,
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              battery_limit_kw: dict[str, float] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One block: heat plants, then batteries (LV ones written into `extra_p_kw`).
 
         Parameters
@@ -486,6 +520,9 @@ class AssetsInRun:
         charging_hub_kw : numpy.ndarray, optional
             Power of the charging hubs ``[n_step, len(charging_hub_ids)]``
             [kW] (zero when omitted).
+        battery_limit_kw : dict of str to float, optional
+            The congestion manager's net-load limit per LV battery for this
+            block [kW] (`BatteriesInRun.block`).
 
         Returns
         -------
@@ -498,7 +535,7 @@ class AssetsInRun:
         for j, code in enumerate(self.heat.wijk_codes):
             heat_wijk_kw[:, self.wijk_codes.index(code)] += heat_kw[:, j]
         mv_battery_kw, battery_wijk_kw = self.batteries.block(
-            i0, home_p_kw, rooftop_pv_kw, extra_p_kw, wijk_net_mw * 1000.0 + heat_wijk_kw)
+            i0, home_p_kw, rooftop_pv_kw, extra_p_kw, wijk_net_mw * 1000.0 + heat_wijk_kw, battery_limit_kw)
         hubs_kw = np.zeros((len(time_utc), len(self.charging_hub_ids))) if charging_hub_kw is None else charging_hub_kw
         mv_load_mw = np.hstack([heat_kw, mv_battery_kw, hubs_kw]) / 1000.0
         return mv_load_mw, heat_wijk_kw / 1000.0, battery_wijk_kw / 1000.0
@@ -574,7 +611,7 @@ def assets_in_run(scenario, wijk_codes: Sequence[str], lv_grids: dict, home_ids:
                                          & (conns.connection_id != a.name)]
             lv.append(_Battery(level="lv", home_columns=_columns([home_column[c] for c in homes]),
                                extra_columns=_columns([extra_column[c] for c in others]),
-                               own_column=extra_column[a.name], **common))
+                               own_column=extra_column[a.name], grid=grid.name, **common))
             break
         else:
             raise ValueError(f"battery {a.name!r} is on no LV grid of wijk {a.wijk} nor on the MV network")

@@ -355,9 +355,13 @@ class CongestionManager(StrictModel):
     measures: list[Measure] = Field(
         default_factory=lambda: [Measure.smart_charging, Measure.flexible_connections],
         description="Measures the manager may apply, in order. Applied today: smart_charging, flexible_connections, "
-                    "curtailment (rooftop PV per MV/LV transformer; not yet MV solar fields and wind) and "
-                    "heat_pump_flexibility (experimental: with the day-before forecast its rebound can land on a "
-                    "colder day's peak); battery_dispatch is not applied yet (batteries follow their own rule).")
+                    "curtailment (rooftop PV per MV/LV transformer; MV solar fields and wind turbines by a feed-in "
+                    "limit per block where they load the HV/MV station or an MV cable above the target), "
+                    "battery_dispatch (an LV battery on a transformer forecast above the target holds its grid's net "
+                    "load to the target for the block: a peak-shaving one to the lower of that and its own "
+                    "threshold, a self-consumption one peak-shaves to it instead; MV batteries follow their own rule) "
+                    "and heat_pump_flexibility (experimental: with the day-before forecast its rebound can land on a "
+                    "colder day's peak).")
     target_loading_pct: float = Field(
         100.0, ge=50.0, le=150.0,
         description="Loading the manager plans to stay below [%]; below 100 leaves a margin for forecast errors.")
