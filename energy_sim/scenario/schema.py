@@ -353,8 +353,12 @@ class CongestionManager(StrictModel):
     enabled: bool = False
     block_h: int = Field(24, ge=1, le=24 * 7, description="Control block length [h] (day-ahead: 24).")
     measures: list[Measure] = Field(
-        default_factory=lambda: [Measure.smart_charging, Measure.flexible_connections],
-        description="Measures the manager may apply, in order. Applied today: smart_charging, flexible_connections, "
+        default_factory=lambda: [Measure.smart_charging, Measure.flexible_connections, Measure.battery_dispatch,
+                                 Measure.curtailment],
+        description="Measures the manager may apply (the default: all but the experimental heat_pump_flexibility); "
+                    "it plans them in a fixed order: charging caps (smart_charging, flexible_connections), "
+                    "heat_pump_flexibility, curtailment, battery_dispatch. What each does: smart_charging, "
+                    "flexible_connections, "
                     "curtailment (rooftop PV per MV/LV transformer; MV solar fields and wind turbines by a feed-in "
                     "limit per block where they load the HV/MV station or an MV cable above the target), "
                     "battery_dispatch (an LV battery on a transformer forecast above the target holds its grid's net "
