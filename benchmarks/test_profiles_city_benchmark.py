@@ -13,8 +13,8 @@ category, city peak) and dropped, as the engine streams its results, so
 memory does not grow with the horizon. Wall and CPU time, the household
 share of the CPU time (``household_load_kw`` calls, timed around each call)
 and peak memory are printed (``-s``) and stored in ``extra_info``: peak
-traced memory covers the numpy allocations (``tracemalloc``), peak RSS the
-whole process.
+traced memory covers the numpy allocations (``tracemalloc``, in an untimed
+week: tracing slows the Python-side parts), peak RSS the whole process.
 
 ``benchmarks/conftest.py`` pins numba (and BLAS) to one thread for the CPU
 gate, so ``test_city_year_all_assets`` is single-threaded.
@@ -136,19 +136,13 @@ class _Sections:
         return {k: {"cpu_s": self.cpu_s[k], "wall_s": self.wall_s[k]} for k in self.cpu_s}
 
 
-def _peak_memory(fn):
-    """Run ``fn``; return its result, wall and process CPU time [s], peak traced numpy memory [MB] and peak RSS [MB].
-
-    CPU time (all threads of the process) is the figure to compare on a
-    shared machine, where wall time mostly measures the other users.
-    """
+def _traced_peak_mb(fn):
+    """Peak of the numpy and Python allocations of ``fn()`` [MB] (``tracemalloc``)."""
     tracemalloc.start()
-    t0, c0 = time.perf_counter(), time.process_time()
-    result = fn()
-    wall_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
+    fn()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return result, wall_s, cpu_s, peak / 1e6, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+    return peak / 1e6
 
 
 def _city_year(weather, city, n_block=None):
@@ -189,10 +183,11 @@ def _city_year(weather, city, n_block=None):
             with part("household"):
                 load = household_load_kw(t, w.annual_kwh, rng=np.random.default_rng([SEED, STREAM_HOUSEHOLD_NOISE, k, b]),
                                          traits=w.traits, out=hh_buf[0])
-                load_sum = load.sum(axis=1, dtype=np.float64)
             with part("heat_pump"):
                 hp = heat_pump_group_electric_kw(t, t_amb, w.hp_h_w_k, archetype.t_base_degc,
                                                  archetype.dhw_kwh_per_year, "air_source_8kw")
+            with part("bookkeeping"):
+                load_sum = load.sum(axis=1, dtype=np.float64)
                 hp_sum = hp.sum(axis=1, dtype=np.float64)
             with part("rooftop_pv"):
                 pv = pv_per_kwp[i0:i1, None] * w.pv_kwp[None, w.battery_columns]  # homes with batteries only
@@ -229,8 +224,15 @@ def _city_year(weather, city, n_block=None):
 
 
 def _measure_city_year(weather, city):
-    """One timed city-year under :func:`_peak_memory`: the figures of ``extra_info`` and a printable line."""
-    (e_mwh, peak_mw, part), wall_s, cpu_s, traced_mb, rss_mb = _peak_memory(lambda: _city_year(weather, city))
+    """One timed city-year (and an untimed traced week): the figures of ``extra_info`` and a printable line."""
+    # tracemalloc slows every allocation (the Python-side parts by up to 2x), so the traced
+    # peak comes from an untimed week: blocks are reduced and dropped, memory does not grow
+    # with the horizon (the process peak RSS below is of the whole year)
+    traced_mb = _traced_peak_mb(lambda: _city_year(weather, city, n_block=7))
+    t0, c0 = time.perf_counter(), time.process_time()
+    e_mwh, peak_mw, part = _city_year(weather, city)
+    wall_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
     n_home = N_WIJK * HOMES_PER_WIJK
     n_value = n_home * len(YEAR)
     # physical sanity of what was computed (not a test of the models)
