@@ -8,7 +8,9 @@
   heat delivered and COP of all-electric and hybrid heat pumps.
 * :func:`heat_pump_group_electric_kw` — the chain space heat -> DHW ->
   heat-pump electricity fused in one pass for many homes (the per-block
-  path of a city run; same formulas, only the grid electricity returned).
+  path of a city run; same model, equal to rounding, only the grid
+  electricity returned; what depends on the step alone is computed once
+  per step and cached per block).
 
 Parameters live in the catalogue (``models/building_archetypes.yaml``,
 ``models/heat_pumps.yaml``); read them with :func:`load_building_archetype`
