@@ -51,6 +51,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import energy_sim
+
 from energy_sim.profiles.heat import (
     dhw_heat_kw,
     heat_pump_electric_kw,
@@ -245,14 +247,15 @@ def _measure_city_year(weather, city):
                 household_ns_per_value=household_cpu_s / n_value * 1e9,
                 peak_traced_mb=traced_mb, peak_rss_mb=rss_mb,
                 n_value_household=n_value, numba_threads=threads, breakdown=part.table(),
-                e_mwh=e_mwh, city_peak_mw=peak_mw)
+                e_mwh=e_mwh, city_peak_mw=peak_mw, package_dir=str(Path(energy_sim.__file__).parent))
     parts = "; ".join(f"{k} {v['cpu_s']:.2f} s CPU / {v['wall_s']:.2f} s wall" for k, v in part.table().items())
     line = (f"\ncity-year profiles ({n_home} homes, all asset kinds, {len(YEAR)} steps): wall {wall_s:.1f} s, "
             f"CPU {cpu_s:.1f} s ({threads} numba thread(s)), of which household "
             f"{household_cpu_s:.1f} s ({household_cpu_s / cpu_s:.0%}, {household_cpu_s / n_value * 1e9:.1f} ns CPU "
             f"per value); peak traced numpy memory {traced_mb:.0f} MB, process peak RSS {rss_mb:.0f} MB; "
             f"parts: {parts}; "
-            + ", ".join(f"{k} {v:,.0f} MWh" for k, v in e_mwh.items()) + f"; city peak {peak_mw:.1f} MW")
+            + ", ".join(f"{k} {v:,.0f} MWh" for k, v in e_mwh.items()) + f"; city peak {peak_mw:.1f} MW"
+            + f" (package {info['package_dir']})")
     return info, line
 
 
