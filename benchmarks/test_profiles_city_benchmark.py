@@ -13,26 +13,45 @@ category, city peak) and dropped, as the engine streams its results, so
 memory does not grow with the horizon. Wall and CPU time, the household
 share of the CPU time (``household_load_kw`` calls, timed around each call)
 and peak memory are printed (``-s``) and stored in ``extra_info``: peak
-traced memory covers the numpy allocations (``tracemalloc``), peak RSS the
-whole process.
+traced memory covers the numpy allocations (``tracemalloc``, in an untimed
+week: tracing slows the Python-side parts), peak RSS the whole process.
 
 ``benchmarks/conftest.py`` pins numba (and BLAS) to one thread for the CPU
-gate, so these figures are single-threaded; the household kernel is
-parallel over connections and uses every numba thread in a normal run.
+gate, so ``test_city_year_all_assets`` is single-threaded.
+``test_city_year_all_assets_2_threads`` runs the same city-year as a run
+on the 2-core machine does, with numba's two threads (the engine leaves
+numba at its default, one thread per core): in a child process started
+with ``NUMBA_NUM_THREADS=2`` (BLAS stays at one thread), which prepares
+everything and then computes the year when told to, so the timed round is
+the year alone. Both print and store the CPU and wall time of each part
+(``breakdown`` in ``extra_info``): household, heat pumps, rooftop PV, the
+per-site series (rooftop PV per kWp, solar fields, wind; once per year),
+heat network, batteries and the per-block bookkeeping.
+
+Run the child alone (prints one JSON line) with::
+
+    NUMBA_NUM_THREADS=2 .venv/bin/python benchmarks/test_profiles_city_benchmark.py
 
 Numba kernels are compiled (or loaded from the cache) in a warm-up call
 before timing. Timings on a shared machine vary: compare medians.
 """
 
 import dataclasses
+import json
+import os
 import resource
+import subprocess
+import sys
 import time
 import tracemalloc
+from pathlib import Path
 
 import numba
 import numpy as np
 import pandas as pd
 import pytest
+
+import energy_sim
 
 from energy_sim.profiles.heat import (
     dhw_heat_kw,
@@ -72,8 +91,7 @@ def weather():
     return synthetic_weather(YEAR, seed=SEED)
 
 
-@pytest.fixture(scope="module")
-def city():
+def _city_fixture():
     archetype = load_building_archetype("average_dwelling")
     wijken = []
     for k in range(N_WIJK):
@@ -91,46 +109,70 @@ def city():
     return archetype, wijken
 
 
-def _peak_memory(fn):
-    """Run ``fn``; return its result, wall and process CPU time [s], peak traced numpy memory [MB] and peak RSS [MB].
+@pytest.fixture(scope="module")
+def city():
+    return _city_fixture()
 
-    CPU time (all threads of the process) is the figure to compare on a
-    shared machine, where wall time mostly measures the other users.
-    """
+
+class _Sections:
+    """CPU time (all threads of the process) and wall time per named part of a run [s]."""
+
+    def __init__(self):
+        self.cpu_s: dict[str, float] = {}
+        self.wall_s: dict[str, float] = {}
+        self._name = None
+
+    def __call__(self, name):
+        self._name = name
+        return self
+
+    def __enter__(self):
+        self._t0, self._c0 = time.perf_counter(), time.process_time()
+
+    def __exit__(self, *exc):
+        name = self._name
+        self.cpu_s[name] = self.cpu_s.get(name, 0.0) + time.process_time() - self._c0
+        self.wall_s[name] = self.wall_s.get(name, 0.0) + time.perf_counter() - self._t0
+
+    def table(self) -> dict[str, dict[str, float]]:
+        return {k: {"cpu_s": self.cpu_s[k], "wall_s": self.wall_s[k]} for k in self.cpu_s}
+
+
+def _traced_peak_mb(fn):
+    """Peak of the numpy and Python allocations of ``fn()`` [MB] (``tracemalloc``)."""
     tracemalloc.start()
-    t0, c0 = time.perf_counter(), time.process_time()
-    result = fn()
-    wall_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
+    fn()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return result, wall_s, cpu_s, peak / 1e6, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+    return peak / 1e6
 
 
 def _city_year(weather, city, n_block=None):
     """All asset kinds for the horizon, block by block.
 
-    Returns energy per category [MWh], the city peak [MW] and the CPU time
-    spent in ``household_load_kw`` [s].
+    Returns energy per category [MWh], the city peak [MW] and the CPU and
+    wall time of each part (:class:`_Sections`).
     """
     archetype, wijken = city
     n_block = n_block or len(YEAR) // BLOCK
     dt_h = 0.25
+    part = _Sections()
     # whole-horizon, per-site series (the engine computes these once, _mv_generation_mw)
-    pv_per_kwp = rooftop_pv_kw_per_kwp(weather)
-    fields_kw = solar_field_ac_kw(weather, BOELDERSHOEK_WEST) + solar_field_ac_kw(
-        weather, SolarField("Boeldershoek", 24_000.0))
-    turbine = load_turbine_catalogue()["E-141/4200"]
-    wind_kw = 3 * wind_turbine_power_kw(
-        hub_height_wind_m_s(weather.wind_speed_10m_m_s, 135.0), turbine,
-        air_density_kg_m3=air_density_kg_m3(weather.t_amb_degc, weather.pressure_pa, 135.0))
-    network = hengelo_dec_network(950)
-    home_fleet = home_batteries(sum(w.battery_columns.size for w in wijken))
-    trafo_fleet = neighbourhood_batteries(N_WIJK)
+    with part("site_series"):
+        pv_per_kwp = rooftop_pv_kw_per_kwp(weather)
+        fields_kw = solar_field_ac_kw(weather, BOELDERSHOEK_WEST) + solar_field_ac_kw(
+            weather, SolarField("Boeldershoek", 24_000.0))
+        turbine = load_turbine_catalogue()["E-141/4200"]
+        wind_kw = 3 * wind_turbine_power_kw(
+            hub_height_wind_m_s(weather.wind_speed_10m_m_s, 135.0), turbine,
+            air_density_kg_m3=air_density_kg_m3(weather.t_amb_degc, weather.pressure_pa, 135.0))
+        network = hengelo_dec_network(950)
+        home_fleet = home_batteries(sum(w.battery_columns.size for w in wijken))
+        trafo_fleet = neighbourhood_batteries(N_WIJK)
     soc_net, soc_home, soc_trafo = None, None, None
     e_mwh = dict.fromkeys(CATEGORIES, 0.0)
     peak_mw = 0.0
     hh_buf = [np.empty((BLOCK, HOMES_PER_WIJK), np.float32) for _ in range(2)]
-    household_cpu_s = 0.0
     for b in range(n_block):
         i0, i1 = b * BLOCK, (b + 1) * BLOCK
         t = YEAR[i0:i1]
@@ -140,62 +182,122 @@ def _city_year(weather, city, n_block=None):
         home_net = []
         wijk_net = np.zeros((BLOCK, N_WIJK))
         for k, w in enumerate(wijken):
-            c0 = time.process_time()
-            load = household_load_kw(t, w.annual_kwh, rng=np.random.default_rng([SEED, STREAM_HOUSEHOLD_NOISE, k, b]),
-                                     traits=w.traits, out=hh_buf[0])
-            household_cpu_s += time.process_time() - c0
-            hp = heat_pump_group_electric_kw(t, t_amb, w.hp_h_w_k, archetype.t_base_degc,
-                                             archetype.dhw_kwh_per_year, "air_source_8kw")
-            pv = pv_per_kwp[i0:i1, None] * w.pv_kwp[None, w.battery_columns]  # homes with batteries only
-            load_sum = load.sum(axis=1, dtype=np.float64)
-            hp_sum = hp.sum(axis=1, dtype=np.float64)
-            pv_sum = pv_per_kwp[i0:i1] * w.pv_kwp.sum()
-            cat_kw["household"] += load_sum
-            cat_kw["heat_pump"] += hp_sum
-            cat_kw["rooftop_pv"] -= pv_sum
-            wijk_net[:, k] = load_sum + hp_sum - pv_sum
-            home_net.append(load[:, w.battery_columns] - pv)
+            with part("household"):
+                load = household_load_kw(t, w.annual_kwh, rng=np.random.default_rng([SEED, STREAM_HOUSEHOLD_NOISE, k, b]),
+                                         traits=w.traits, out=hh_buf[0])
+            with part("heat_pump"):
+                hp = heat_pump_group_electric_kw(t, t_amb, w.hp_h_w_k, archetype.t_base_degc,
+                                                 archetype.dhw_kwh_per_year, "air_source_8kw")
+            with part("bookkeeping"):
+                load_sum = load.sum(axis=1, dtype=np.float64)
+                hp_sum = hp.sum(axis=1, dtype=np.float64)
+            with part("rooftop_pv"):
+                pv = pv_per_kwp[i0:i1, None] * w.pv_kwp[None, w.battery_columns]  # homes with batteries only
+                pv_sum = pv_per_kwp[i0:i1] * w.pv_kwp.sum()
+            with part("bookkeeping"):
+                cat_kw["household"] += load_sum
+                cat_kw["heat_pump"] += hp_sum
+                cat_kw["rooftop_pv"] -= pv_sum
+                wijk_net[:, k] = load_sum + hp_sum - pv_sum
+                home_net.append(load[:, w.battery_columns] - pv)
         # heat network: space heat + DHW of its dwellings, buffer state carried between blocks
-        q_net = (space_heat_kw(t_amb, archetype.h_w_k, archetype.t_base_degc)[:, 0]
-                 + dhw_heat_kw(t, archetype.dhw_kwh_per_year)[:, 0]) * network.n_connections
-        hn = heat_network_dispatch(q_net, t_amb, network, dt_h=dt_h, soc_init_frac=soc_net)
-        soc_net = float(hn.soc_frac[-1])
+        with part("heat_network"):
+            q_net = (space_heat_kw(t_amb, archetype.h_w_k, archetype.t_base_degc)[:, 0]
+                     + dhw_heat_kw(t, archetype.dhw_kwh_per_year)[:, 0]) * network.n_connections
+            hn = heat_network_dispatch(q_net, t_amb, network, dt_h=dt_h, soc_init_frac=soc_net)
+            soc_net = float(hn.soc_frac[-1])
         # batteries: home self-consumption, one neighbourhood battery per wijk shaving 1/40 of the wijk's load
-        bh = battery_dispatch(np.hstack(home_net), home_fleet, DispatchRule.self_consumption, dt_h=dt_h,
-                              soc_init_frac=soc_home)
-        bt = battery_dispatch(wijk_net / 40.0, trafo_fleet, DispatchRule.peak_shaving, dt_h=dt_h,
-                              threshold_kw=150.0, soc_init_frac=soc_trafo)
-        soc_home, soc_trafo = bh.soc_frac[-1], bt.soc_frac[-1]
-        cat_kw["solar_field"] = -fields_kw[i0:i1]
-        cat_kw["wind"] = -wind_kw[i0:i1]
-        cat_kw["heat_network"] = hn.p_electric_kw
-        cat_kw["battery"] = bh.p_battery_kw.sum(axis=1) + bt.p_battery_kw.sum(axis=1)
-        for name, v in cat_kw.items():
-            e_mwh[name] += float(np.sum(v)) * dt_h / 1000.0
-            city_kw = city_kw + v
-        peak_mw = max(peak_mw, float(city_kw.max()) / 1000.0)
-    return e_mwh, peak_mw, household_cpu_s
+        with part("battery"):
+            bh = battery_dispatch(np.hstack(home_net), home_fleet, DispatchRule.self_consumption, dt_h=dt_h,
+                                  soc_init_frac=soc_home)
+            bt = battery_dispatch(wijk_net / 40.0, trafo_fleet, DispatchRule.peak_shaving, dt_h=dt_h,
+                                  threshold_kw=150.0, soc_init_frac=soc_trafo)
+            soc_home, soc_trafo = bh.soc_frac[-1], bt.soc_frac[-1]
+        with part("bookkeeping"):
+            cat_kw["solar_field"] = -fields_kw[i0:i1]
+            cat_kw["wind"] = -wind_kw[i0:i1]
+            cat_kw["heat_network"] = hn.p_electric_kw
+            cat_kw["battery"] = bh.p_battery_kw.sum(axis=1) + bt.p_battery_kw.sum(axis=1)
+            for name, v in cat_kw.items():
+                e_mwh[name] += float(np.sum(v)) * dt_h / 1000.0
+                city_kw = city_kw + v
+            peak_mw = max(peak_mw, float(city_kw.max()) / 1000.0)
+    return e_mwh, peak_mw, part
 
 
-def test_city_year_all_assets(benchmark, weather, city):
-    _city_year(weather, city, n_block=1)  # compile / load numba kernels, cache solar position
-    (e_mwh, peak_mw, household_cpu_s), wall_s, cpu_s, traced_mb, rss_mb = benchmark.pedantic(
-        lambda: _peak_memory(lambda: _city_year(weather, city)), rounds=1, iterations=1)
+def _measure_city_year(weather, city):
+    """One timed city-year (and an untimed traced week): the figures of ``extra_info`` and a printable line."""
+    # tracemalloc slows every allocation (the Python-side parts by up to 2x), so the traced
+    # peak comes from an untimed week: blocks are reduced and dropped, memory does not grow
+    # with the horizon (the process peak RSS below is of the whole year)
+    traced_mb = _traced_peak_mb(lambda: _city_year(weather, city, n_block=7))
+    t0, c0 = time.perf_counter(), time.process_time()
+    e_mwh, peak_mw, part = _city_year(weather, city)
+    wall_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
     n_home = N_WIJK * HOMES_PER_WIJK
     n_value = n_home * len(YEAR)
     # physical sanity of what was computed (not a test of the models)
     assert 0.9 < e_mwh["household"] * 1000 / n_home / 2700 < 1.1
     assert e_mwh["heat_pump"] > 0 and e_mwh["rooftop_pv"] < 0 and e_mwh["wind"] < 0 and peak_mw > 0
-    benchmark.extra_info.update(wall_s=wall_s, cpu_s=cpu_s, household_cpu_s=household_cpu_s,
-                                household_share=household_cpu_s / cpu_s,
-                                household_ns_per_value=household_cpu_s / n_value * 1e9,
-                                peak_traced_mb=traced_mb, peak_rss_mb=rss_mb,
-                                n_value_household=n_value, numba_threads=numba.get_num_threads())
-    print(f"\ncity-year profiles ({n_home} homes, all asset kinds, {len(YEAR)} steps): wall {wall_s:.1f} s, "
-          f"CPU {cpu_s:.1f} s ({numba.get_num_threads()} numba thread(s)), of which household "
-          f"{household_cpu_s:.1f} s ({household_cpu_s / cpu_s:.0%}, {household_cpu_s / n_value * 1e9:.1f} ns per value); "
-          f"peak traced numpy memory {traced_mb:.0f} MB, process peak RSS {rss_mb:.0f} MB; "
-          + ", ".join(f"{k} {v:,.0f} MWh" for k, v in e_mwh.items()) + f"; city peak {peak_mw:.1f} MW")
+    household_cpu_s = part.cpu_s["household"]
+    threads = numba.get_num_threads()
+    info = dict(wall_s=wall_s, cpu_s=cpu_s, household_cpu_s=household_cpu_s,
+                household_share=household_cpu_s / cpu_s,
+                household_ns_per_value=household_cpu_s / n_value * 1e9,
+                peak_traced_mb=traced_mb, peak_rss_mb=rss_mb,
+                n_value_household=n_value, numba_threads=threads, breakdown=part.table(),
+                e_mwh=e_mwh, city_peak_mw=peak_mw, package_dir=str(Path(energy_sim.__file__).parent))
+    parts = "; ".join(f"{k} {v['cpu_s']:.2f} s CPU / {v['wall_s']:.2f} s wall" for k, v in part.table().items())
+    line = (f"\ncity-year profiles ({n_home} homes, all asset kinds, {len(YEAR)} steps): wall {wall_s:.1f} s, "
+            f"CPU {cpu_s:.1f} s ({threads} numba thread(s)), of which household "
+            f"{household_cpu_s:.1f} s ({household_cpu_s / cpu_s:.0%}, {household_cpu_s / n_value * 1e9:.1f} ns CPU "
+            f"per value); peak traced numpy memory {traced_mb:.0f} MB, process peak RSS {rss_mb:.0f} MB; "
+            f"parts: {parts}; "
+            + ", ".join(f"{k} {v:,.0f} MWh" for k, v in e_mwh.items()) + f"; city peak {peak_mw:.1f} MW"
+            + f" (package {info['package_dir']})")
+    return info, line
+
+
+def test_city_year_all_assets(benchmark, weather, city):
+    _city_year(weather, city, n_block=1)  # compile / load numba kernels, cache solar position
+    info, line = benchmark.pedantic(lambda: _measure_city_year(weather, city), rounds=1, iterations=1)
+    benchmark.extra_info.update(info)
+    print(line)
+
+
+def _child_main():
+    """The 2-thread child: prepare, print ``ready``, wait for a line on stdin, compute the year, print JSON."""
+    weather = synthetic_weather(YEAR, seed=SEED)
+    city = _city_fixture()
+    _city_year(weather, city, n_block=1)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    info, line = _measure_city_year(weather, city)
+    print(json.dumps({"info": info, "line": line}), flush=True)
+
+
+def test_city_year_all_assets_2_threads(benchmark):
+    """The city-year with numba's 2 threads (a normal run on the 2-core machine); see the module docstring."""
+    env = dict(os.environ, NUMBA_NUM_THREADS="2")
+
+    def start():
+        child = subprocess.Popen([sys.executable, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 text=True, env=env, cwd=Path(__file__).parent.parent)
+        assert child.stdout.readline().strip() == "ready"
+        return (child,), {}
+
+    def year(child):
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        out = child.stdout.readline()
+        assert child.wait() == 0
+        return json.loads(out)
+
+    result = benchmark.pedantic(year, setup=start, rounds=1, iterations=1)
+    assert result["info"]["numba_threads"] == 2
+    benchmark.extra_info.update(result["info"])
+    print(result["line"])
 
 
 # ---- each kernel on its own ------------------------------------------------------------------------------------
@@ -307,3 +409,7 @@ def test_home_batteries_year(benchmark, weather):
     battery_dispatch(net[:96], fleet)
     r = benchmark.pedantic(battery_dispatch, args=(net, fleet), rounds=3, iterations=1)
     assert r.soc_frac.shape == net.shape
+
+
+if __name__ == "__main__":
+    _child_main()

@@ -8,7 +8,9 @@
   heat delivered and COP of all-electric and hybrid heat pumps.
 * :func:`heat_pump_group_electric_kw` — the chain space heat -> DHW ->
   heat-pump electricity fused in one pass for many homes (the per-block
-  path of a city run; same formulas, only the grid electricity returned).
+  path of a city run; same model, equal to rounding, only the grid
+  electricity returned; what depends on the step alone is computed once
+  per step and cached per block).
 
 Parameters live in the catalogue (``models/building_archetypes.yaml``,
 ``models/heat_pumps.yaml``); read them with :func:`load_building_archetype`
@@ -312,10 +314,41 @@ def dhw_shape(time_utc: pd.DatetimeIndex) -> np.ndarray:
     numpy.ndarray
         Shape factor [-], ``[n_step]``.
     """
+    return _dhw_shape(time_utc).copy()
+
+
+def _dhw_shape(time_utc: pd.DatetimeIndex) -> np.ndarray:
+    """:func:`dhw_shape`, read-only; cached for evenly spaced indexes (a city run asks for the same
+    block once per wijk and asset kind)."""
     if not isinstance(time_utc, pd.DatetimeIndex) or time_utc.tz is None:
         raise ValueError("time_utc must be a timezone-aware pandas.DatetimeIndex (use tz='UTC')")
-    local = time_utc.tz_convert(LOCAL_TZ)
-    hour_h = local.hour.to_numpy() + local.minute.to_numpy() / 60.0
+    ns = time_utc.asi8
+    if ns.size > 1:
+        steps = np.diff(ns)
+        if np.all(steps == steps[0]):
+            return _dhw_shape_even(int(ns[0]), int(ns.size), int(steps[0]))
+    return _dhw_shape_of(time_utc)
+
+
+@lru_cache(maxsize=64)
+def _dhw_shape_even(t0_ns: int, n_step: int, step_ns: int) -> np.ndarray:
+    shape = _dhw_shape_of(pd.DatetimeIndex(t0_ns + step_ns * np.arange(n_step, dtype=np.int64), tz="UTC"))
+    shape.flags.writeable = False
+    return shape
+
+
+_NS_PER_DAY = 86_400 * 10**9
+
+
+def _dhw_shape_of(time_utc: pd.DatetimeIndex) -> np.ndarray:
+    # local clock from the wall-clock nanoseconds: one time-zone conversion,
+    # then integer arithmetic (pandas' field accessors cost ~0.1 ms each)
+    wall_ns = time_utc.tz_convert(LOCAL_TZ).tz_localize(None).asi8
+    day_code = wall_ns // _NS_PER_DAY  # local date as days since 1970-01-01
+    sec = (wall_ns - day_code * _NS_PER_DAY) // 10**9
+    hour_h = sec // 3600 + (sec % 3600 // 60) / 60.0  # hour + minute / 60, seconds ignored
+    date = day_code.astype("datetime64[D]")
+    doy = (date - date.astype("datetime64[Y]")).astype(np.int64) + 1
     # von Mises bumps; daily mean of exp(k (cos x - 1)) is i0e(k)
     base, bumps = 0.25, ((1.6, 7.5, 10.0), (1.0, 19.5, 3.0), (0.3, 13.0, 2.0))
     day = np.full(hour_h.shape, base)
@@ -323,7 +356,6 @@ def dhw_shape(time_utc: pd.DatetimeIndex) -> np.ndarray:
     for amp, mu, kappa in bumps:
         day += amp * np.exp(kappa * (np.cos(2 * np.pi * (hour_h - mu) / 24.0) - 1.0))
         mean += amp * i0e(kappa)
-    doy = local.dayofyear.to_numpy()
     season = 1.0 + 0.1 * np.cos(2 * np.pi * (doy - 15) / 365.2425)
     return day / mean * season
 
@@ -339,7 +371,7 @@ def dhw_heat_kw(time_utc: pd.DatetimeIndex, dhw_kwh_per_year) -> np.ndarray:
         Annual DHW heat per connection [kWh], ``[n_connection]``.
     """
     e = np.atleast_1d(np.asarray(dhw_kwh_per_year, dtype=float))
-    return dhw_shape(time_utc)[:, None] * (e / HOURS_PER_YEAR)[None, :]
+    return _dhw_shape(time_utc)[:, None] * (e / HOURS_PER_YEAR)[None, :]
 
 
 def heat_pump_cop(t_source_degc, t_sink_degc, heat_pump: HeatPump | None = None) -> np.ndarray:
@@ -517,10 +549,13 @@ def heat_pump_group_electric_kw(
 
     The same model as ``heat_pump_electric_kw(space_heat_kw(t, h_w_k, t_base),
     t, heat_pump, dhw_kw=dhw_heat_kw(time_utc, dhw_kwh_per_year),
-    t_base_degc=t_base).p_electric_kw``, computed in one pass per element
-    without temporaries: what the engine needs per block for thousands of
-    homes, where the general function spends its time allocating its eight
-    outputs.
+    t_base_degc=t_base).p_electric_kw`` (equal to rounding): what the engine
+    needs per block for thousands of homes, where the general function
+    spends its time allocating its eight outputs. What depends only on the
+    step and the base temperature (COPs, capacity, degree-hours, the DHW
+    shape) is computed once per step and distinct base temperature, and
+    cached for the next call with the same block (the engine calls once per
+    wijk); the per-home pass is a few multiplications, without temporaries.
 
     Parameters
     ----------
@@ -556,51 +591,92 @@ def heat_pump_group_electric_kw(
     if h.ndim != 1 or np.any(h < 0):
         raise ValueError(f"h_w_k must be a 1-d array of values >= 0 [W/K] (got shape {h.shape})")
     n_home = h.size
-    cols = [np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=np.float64), (n_home,)))
-            for x in (t_base_degc, dhw_kwh_per_year, n_units)]
-    if np.any(cols[1] < 0):
+    t_base, dhw_kwh, n = (np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=np.float64), (n_home,)))
+                          for x in (t_base_degc, dhw_kwh_per_year, n_units))
+    if np.any(dhw_kwh < 0):
         raise ValueError("dhw_kwh_per_year must be >= 0 [kWh]")
-    shape = dhw_shape(time_utc)
+    shape = _dhw_shape(time_utc)
     if shape.size != t.size:
         raise ValueError(f"t_amb_degc has {t.size} steps but time_utc {shape.size}")
     if out is None:
         out = np.empty((t.size, n_home), dtype=dtype)
     elif out.shape != (t.size, n_home):
         raise ValueError(f"out has shape {out.shape}, expected {(t.size, n_home)}")
-    hybrid = hp.kind is HeatPumpKind.hybrid
-    switch = hp.t_switch_degc if (hybrid and hp.t_switch_degc is not None) else -np.inf
-    cop_dhw = heat_pump_cop(t, hp.t_dhw_degc, hp)
-    cap_per_unit = hp.p_heat_nom_kw * np.maximum(hp.capacity_min_frac, 1.0 - hp.capacity_slope_per_k * (hp.t_rated_degc - t))
+    if np.ndim(t_base_degc) == 0 or n_home == 0:
+        t_bases, base_of_home = t_base[:1], np.zeros(n_home, np.int64)
+    else:
+        t_bases, base_of_home = np.unique(t_base, return_inverse=True)
+    kw_per_w_k, hp_kw_per_w_k, inv_cop_space, inv_cop_dhw, cap_per_unit = _group_steps(
+        hp, t.tobytes(), t_bases.tobytes())
     _group_kernel(
-        out, t, np.ascontiguousarray(shape), cop_dhw, cap_per_unit, h, cols[0], cols[1] / HOURS_PER_YEAR, cols[2],
-        float(switch), bool(hp.dhw_by_heat_pump), bool(hybrid), float(hp.p_backup_max_kw),
-        float(hp.t_supply_min_degc), float(hp.t_supply_design_degc), float(hp.t_design_degc),
-        float(hp.cop_scale), float(hp.cop_a), float(hp.cop_b), float(hp.cop_c),
+        out, kw_per_w_k, hp_kw_per_w_k, inv_cop_space, base_of_home.astype(np.int64).ravel(), shape, inv_cop_dhw,
+        cap_per_unit, h, dhw_kwh / HOURS_PER_YEAR, n, 1.0 if hp.dhw_by_heat_pump else 0.0,
+        0.0 if hp.kind is HeatPumpKind.hybrid else float(hp.p_backup_max_kw),
     )
     return out
 
 
+@lru_cache(maxsize=32)
+def _group_steps(hp: HeatPump, t_amb_bytes: bytes, t_bases_bytes: bytes) -> tuple[np.ndarray, ...]:
+    """What :func:`heat_pump_group_electric_kw` needs per step and base temperature (one per group as a
+    rule), the same for every home: space heat per W/K of heat loss [kW/(W/K)] (``[n_step, n_base]``), the
+    part the heat pump serves (hybrids: none below the switch temperature), 1 / COP at the heating-curve
+    supply temperature (``[n_step, n_base]``), 1 / COP of DHW and the capacity per unit [kW] (``[n_step]``).
+
+    Cached on the bytes of the temperatures: the engine asks once per wijk with the same block.
+    """
+    t = np.frombuffer(t_amb_bytes, dtype=np.float64)
+    tt = t[:, None]
+    tb = np.frombuffer(t_bases_bytes, dtype=np.float64)[None, :]
+    kw_per_w_k = np.maximum(tb - tt, 0.0) / 1000.0
+    if hp.kind is HeatPumpKind.hybrid and hp.t_switch_degc is not None:
+        hp_kw_per_w_k = np.where(tt < hp.t_switch_degc, 0.0, kw_per_w_k)
+    else:
+        hp_kw_per_w_k = kw_per_w_k
+    inv_cop_space = 1.0 / heat_pump_cop(tt, supply_temperature_degc(tt, hp, tb), hp)
+    inv_cop_dhw = 1.0 / heat_pump_cop(t, hp.t_dhw_degc, hp) if hp.dhw_by_heat_pump else np.zeros(t.size)
+    cap_per_unit = hp.p_heat_nom_kw * np.maximum(hp.capacity_min_frac, 1.0 - hp.capacity_slope_per_k * (hp.t_rated_degc - t))
+    arrays = tuple(np.ascontiguousarray(a) for a in (kw_per_w_k, hp_kw_per_w_k, inv_cop_space, inv_cop_dhw, cap_per_unit))
+    for a in arrays:
+        a.flags.writeable = False
+    return arrays
+
+
 @njit(cache=True, fastmath=False)
-def _group_kernel(out, t, dhw_shape_, cop_dhw, cap_per_unit, h_w_k, t_base, dhw_mean_kw, n_units, switch_degc,
-                  dhw_by_hp, hybrid, backup_max_kw, ts_min, ts_design, t_design, cop_scale, cop_a, cop_b, cop_c):
-    """Per element: space_heat_kw, dhw_heat_kw, supply_temperature_degc, heat_pump_cop and the dispatch of
-    heat_pump_electric_kw, in that order and with the same formulas; writes compressor + backup [kW]."""
+def _group_kernel(out, kw_per_w_k, hp_kw_per_w_k, inv_cop_space, base_of_home, dhw_shape_, inv_cop_dhw, cap_per_unit,
+                  h_w_k, dhw_mean_kw, n_units, dhw_on, backup_max_kw):
+    """Per element, the dispatch of heat_pump_electric_kw on space heat ``h_w_k kw_per_w_k`` and DHW
+    ``dhw_shape_ dhw_mean_kw``; the step's quantities (``[n_step, n_base]`` per distinct base temperature,
+    or ``[n_step]``) are precomputed. ``dhw_on`` is 1.0 when the heat pump makes the DHW, else 0.0;
+    ``backup_max_kw`` is 0 for hybrids (their boiler takes the rest). Writes compressor + backup [kW]."""
     n_step, n_home = out.shape
+    one_base = kw_per_w_k.shape[1] == 1
     for k in range(n_step):
-        tk = t[k]
-        for j in range(n_home):
-            tb = t_base[j]
-            q_space = h_w_k[j] * max(tb - tk, 0.0) / 1000.0
-            q_dhw = dhw_shape_[k] * dhw_mean_kw[j]
-            frac = min(max((tb - tk) / (tb - t_design), 0.0), 1.0)
-            lift = min(max(ts_min + frac * (ts_design - ts_min) - tk, 15.0), 80.0)
-            cop_space = max(cop_scale * (cop_a + cop_b * lift + cop_c * lift * lift), 1.0)
-            hp_space = 0.0 if tk < switch_degc else q_space
-            hp_dhw = q_dhw if dhw_by_hp else 0.0
-            want = hp_space + hp_dhw
-            q = min(want, n_units[j] * cap_per_unit[k])
-            share = q / want if want > 0.0 else 0.0
-            p = share * (hp_space / cop_space + hp_dhw / cop_dhw[k])
-            if not hybrid:
-                p += min(q_space + q_dhw - q, n_units[j] * backup_max_kw)
-            out[k, j] = p
+        s_k = dhw_shape_[k]
+        icd = inv_cop_dhw[k]
+        cap_k = cap_per_unit[k]
+        if one_base:  # the usual case: no gather, the loop vectorises
+            kw = kw_per_w_k[k, 0]
+            hp_kw = hp_kw_per_w_k[k, 0]
+            icop = inv_cop_space[k, 0]
+            for j in range(n_home):
+                h = h_w_k[j]
+                q_dhw = s_k * dhw_mean_kw[j]
+                hp_space = h * hp_kw
+                hp_dhw = q_dhw * dhw_on
+                want = hp_space + hp_dhw
+                q = min(want, n_units[j] * cap_k)
+                # q / want is exactly 1 below the capacity limit (the usual case)
+                p = (hp_space * icop + hp_dhw * icd) * (q / max(want, 1e-300))
+                out[k, j] = p + min(h * kw + q_dhw - q, n_units[j] * backup_max_kw)
+        else:
+            for j in range(n_home):
+                u = base_of_home[j]
+                h = h_w_k[j]
+                q_dhw = s_k * dhw_mean_kw[j]
+                hp_space = h * hp_kw_per_w_k[k, u]
+                hp_dhw = q_dhw * dhw_on
+                want = hp_space + hp_dhw
+                q = min(want, n_units[j] * cap_k)
+                p = (hp_space * inv_cop_space[k, u] + hp_dhw * icd) * (q / max(want, 1e-300))
+                out[k, j] = p + min(h * kw_per_w_k[k, u] + q_dhw - q, n_units[j] * backup_max_kw)

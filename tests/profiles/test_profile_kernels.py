@@ -17,6 +17,7 @@ from numba import njit
 from energy_sim.profiles import household as hh
 from energy_sim.profiles.heat import (
     dhw_heat_kw,
+    dhw_shape,
     heat_pump_electric_kw,
     heat_pump_group_electric_kw,
     load_heat_pump,
@@ -192,6 +193,37 @@ def test_heat_pump_group_matches_chain(model):
     got32 = heat_pump_group_electric_kw(BLOCK, t, h, t_base, dhw, model)
     assert got32.dtype == np.float32
     np.testing.assert_allclose(got32, ref, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("model", ["air_source_8kw", "hybrid_4kw"])
+def test_heat_pump_group_one_base_temperature_matches_chain(model):
+    # the usual case, one base temperature for the group (the kernel's path without a gather),
+    # with two units in some homes; the chain is tested by hand in test_heat.py
+    t = np.linspace(-20.0, 20.0, 96)
+    rng = np.random.default_rng(4)
+    h = 145.0 * rng.lognormal(0, 0.4, 200)
+    dhw = rng.uniform(1000.0, 3000.0, 200)
+    n_units = np.where(np.arange(200) % 3 == 0, 2.0, 1.0)
+    space = space_heat_kw(t, h, 16.0)
+    ref = heat_pump_electric_kw(space, t, model, dhw_kw=dhw_heat_kw(BLOCK, dhw), t_base_degc=16.0,
+                                n_units=n_units).p_electric_kw
+    got = heat_pump_group_electric_kw(BLOCK, t, h, 16.0, dhw, model, n_units=n_units, dtype=np.float64)
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+    # and again from the cache of the step quantities: same temperatures, other homes
+    got2 = heat_pump_group_electric_kw(BLOCK, t, h[::-1], 16.0, dhw[::-1], model, n_units=n_units[::-1],
+                                       dtype=np.float64)
+    np.testing.assert_allclose(got2, ref[:, ::-1], rtol=1e-12, atol=1e-12)
+
+
+def test_dhw_shape_cache_returns_fresh_arrays():
+    # the DHW shape is cached per evenly spaced block: callers get their own copy
+    a = dhw_shape(BLOCK)
+    a[:] = -1.0
+    b = dhw_shape(BLOCK)
+    assert b.min() > 0.0 and b.flags.writeable
+    # an uneven index (a DST change in local daily steps) is not taken for an even one
+    days = pd.date_range("2025-03-29", periods=3, freq="D", tz="Europe/Amsterdam")
+    np.testing.assert_array_equal(dhw_shape(days), [dhw_shape(days[i:i + 1])[0] for i in range(3)])
 
 
 def test_heat_pump_group_by_hand():
