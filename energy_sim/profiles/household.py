@@ -84,7 +84,6 @@ the statistics.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
@@ -94,14 +93,6 @@ import pandas as pd
 from numba import njit, prange
 from scipy.special import i0e
 
-# numba's OpenMP threads wait for work by spinning (GNU OpenMP's default). On a
-# 2-core machine shared with other jobs the waiting thread then takes the core
-# the working one needs: the city-year's household calls (once per wijk and
-# block, a parallel region each) took 2x the CPU and ~2x the wall time of one
-# thread. Passive waiting (sleep at the end of a region) costs ~1 % on an idle
-# machine. Read when numba starts its threads (first parallel call), so a run
-# that imports this module gets it; set OMP_WAIT_POLICY yourself to override.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __all__ = [
     "HouseholdNoise",
