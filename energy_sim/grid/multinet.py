@@ -52,7 +52,9 @@ from energy_sim.grid.loadflow import (
 __all__ = ["MultiNetLoadFlow", "MultiNetResult", "SourceMap", "merge_disjoint_nets"]
 
 #: Steps per grid solved together in one task of the compiled solve (see ``chunk_steps``).
-DEFAULT_CHUNK_STEPS = 48
+DEFAULT_CHUNK_STEPS = 32
+#: Grids handed to a thread at a time (dynamic scheduling of ``numba.prange``).
+PARALLEL_GRIDS_PER_TASK = 4
 
 #: Element tables concatenated by :func:`merge_disjoint_nets`, with their bus columns.
 _BUS_COLUMNS = {
@@ -99,33 +101,51 @@ def merge_disjoint_nets(nets: Sequence) -> tuple[object, dict[str, np.ndarray]]:
     }
     if unknown:
         raise NotImplementedError(f"merge_disjoint_nets does not handle the tables {sorted(unknown)}")
-    bus_pos = [net.bus.index for net in nets]
     offsets = {key: np.concatenate(([0], np.cumsum([len(net[key]) for net in nets]))) for key in _BUS_COLUMNS}
     tables = {}
     for key, bus_columns in _BUS_COLUMNS.items():
-        parts = []
-        for k, net in enumerate(nets):
-            table = net[key]
-            if not len(table):
-                continue
-            table = table.copy()
-            for col in bus_columns:
-                table[col] = bus_pos[k].get_indexer(table[col]) + offsets["bus"][k]
-            if key == "switch":
-                element = table["element"].to_numpy(np.int64).copy()
-                for et, target in (("b", "bus"), ("l", "line"), ("t", "trafo")):
-                    sel = (table["et"] == et).to_numpy()
-                    element[sel] = net[target].index.get_indexer(element[sel]) + offsets[target][k]
-                table["element"] = element
-            parts.append(table)
-        if parts:
-            merged = pd.concat(parts, ignore_index=True)
-            tables[key] = merged
+        parts = [net[key] for net in nets if len(net[key])]
+        if not parts:
+            continue
+        # one concat per table, then the references renumbered for all nets at once
+        merged = pd.concat(parts, ignore_index=True)
+        owner = np.repeat(np.arange(len(nets)), np.diff(offsets[key]))
+        for col in bus_columns:
+            merged[col] = _positions_in_merged(nets, "bus", merged[col].to_numpy(np.int64), owner, offsets["bus"])
+        if key == "switch":
+            element = merged["element"].to_numpy(np.int64).copy()
+            for et, target in (("b", "bus"), ("l", "line"), ("t", "trafo")):
+                sel = (merged["et"] == et).to_numpy()
+                element[sel] = _positions_in_merged(nets, target, element[sel], owner[sel], offsets[target])
+            merged["element"] = element
+        tables[key] = merged
     out = copy.deepcopy(_empty_like(first))
     for key, table in tables.items():
         out[key] = table
     out.name = "merged"
     return out, offsets
+
+
+def _positions_in_merged(nets, table: str, labels: np.ndarray, owner: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Rows in the merged ``table`` of the elements ``labels`` of nets ``owner``."""
+    out = np.empty(labels.size, np.int64)
+    # usual case: a net's index is a contiguous range (pandapower numbers 0, 1, 2, ...)
+    first = np.array([net[table].index.min() if len(net[table]) else 0 for net in nets], np.int64)
+    contiguous = np.array([len(net[table]) == 0 or (net[table].index.is_monotonic_increasing and
+                           net[table].index.max() - net[table].index.min() + 1 == len(net[table]))
+                           for net in nets])
+    fast = contiguous[owner]
+    out[fast] = labels[fast] - first[owner[fast]] + offsets[owner[fast]]
+    for k in np.unique(owner[~fast]):
+        sel = ~fast & (owner == k)
+        out[sel] = nets[k][table].index.get_indexer(labels[sel]) + offsets[k]
+    # a reference to an element the net does not have
+    n_rows = np.diff(offsets)[owner]
+    bad = (out < offsets[owner]) | (out >= offsets[owner] + n_rows)
+    if bad.any():
+        k = int(owner[np.argmax(bad)])
+        raise ValueError(f"net {nets[k].name!r} refers to {table} {labels[np.argmax(bad)]} it does not have")
+    return out
 
 
 def _empty_like(net):
@@ -641,10 +661,16 @@ class MultiNetLoadFlow:
         mis = np.zeros((self.n_net, m))
         worst = np.full((self.n_net, m), -1, np.int64)
         its = np.zeros((self.n_net, m), np.int64)
-        _solve_grids(*self._lu, self._i_slack, self._v0, self._s_const_pu, s_direct, src, *inj,
-                     tolerance_mva / self.base_mva, max_iteration, self.chunk_steps, self._vm_row,
-                     *self._branches, self._ref_ptr, *self._ref_rows, self._ref_const, self._v_ref,
-                     self._ref_s_other, self.base_mva, m, vm_out, loading, infeed, conv, mis, worst, its)
+        # hand the grids out a few at a time, not in one static slice per thread: on a shared
+        # machine a thread that loses its core would otherwise hold up the whole block
+        chunk = numba.set_parallel_chunksize(PARALLEL_GRIDS_PER_TASK)
+        try:
+            _solve_grids(*self._lu, self._i_slack, self._v0, self._s_const_pu, s_direct, src, *inj,
+                         tolerance_mva / self.base_mva, max_iteration, self.chunk_steps, self._vm_row,
+                         *self._branches, self._ref_ptr, *self._ref_rows, self._ref_const, self._v_ref,
+                         self._ref_s_other, self.base_mva, m, vm_out, loading, infeed, conv, mis, worst, its)
+        finally:
+            numba.set_parallel_chunksize(chunk)
         if self._bus_slack.size:
             vm_out[self._bus_slack] = self._bus_slack_vm[:, None]
             bad = ~conv[self._bus_net[self._bus_slack]]
