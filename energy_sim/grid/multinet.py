@@ -40,6 +40,8 @@ import numba
 import numpy as np
 import pandas as pd
 import scipy.sparse as sps
+from numba import types
+from numba.extending import intrinsic
 
 from energy_sim.grid.loadflow import (
     DEFAULT_TOLERANCE_MVA,
@@ -132,6 +134,7 @@ def _positions_in_merged(nets, table: str, labels: np.ndarray, owner: np.ndarray
     # usual case: a net's index is a contiguous range (pandapower numbers 0, 1, 2, ...)
     first = np.array([net[table].index.min() if len(net[table]) else 0 for net in nets], np.int64)
     contiguous = np.array([len(net[table]) == 0 or (net[table].index.is_monotonic_increasing and
+                           net[table].index.is_unique and
                            net[table].index.max() - net[table].index.min() + 1 == len(net[table]))
                            for net in nets])
     fast = contiguous[owner]
@@ -162,9 +165,45 @@ def _empty_like(net):
 # compiled kernel
 
 
+@intrinsic
+def _f64_at(typingctx, address):  # pragma: no cover - compiled
+    """The float64 pointer at an integer address (of an array the caller keeps alive)."""
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(signature.return_type))
+    return types.CPointer(types.float64)(types.int64), codegen
+
+
+@intrinsic
+def _f32_at(typingctx, address):  # pragma: no cover - compiled
+    """The float32 pointer at an integer address (of an array the caller keeps alive)."""
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(signature.return_type))
+    return types.CPointer(types.float32)(types.int64), codegen
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _add_source(array, c0, mc, rows, cols, weights, s_re, s_im):  # pragma: no cover - compiled
+    """``s[rows[k], c] += weights[k] * array[c0 + c, cols[k]]`` for ``c < mc``.
+
+    A step's row of the source is far from the next step's: the columns are
+    walked in the outer loop so a cache line of the source serves its
+    neighbouring columns too.
+    """
+    for k in range(rows.size):
+        col = cols[k]
+        r = rows[k]
+        wr = weights[k].real
+        wi = weights[k].imag
+        for c in range(mc):
+            x = np.float64(array[c0 + c, col])
+            s_re[r, c] += wr * x
+            s_im[r, c] += wi * x
+
+
 @numba.njit(cache=True, parallel=True, error_model="numpy")
 def _solve_grids(row_ptr, l_ptr, l_indptr, l_indices, l_data, u_ptr, u_indptr, u_indices, u_data, u_inv, i_slack,
-                 v0, s_const, s_direct, sources, inj_ptr, inj_row, inj_col, inj_w, tol, max_iteration,
+                 v0, s_const, s_direct, source_address, source_is_f32, source_cols, inj_ptr, inj_row, inj_col,
+                 inj_w, tol, max_iteration,
                  chunk_steps, vm_row, br_ptr, end_ptr, end_row, end_y, end_const, end_scale, br_col, ref_ptr,
                  ref_row_ptr, ref_row, ref_y, ref_const, ref_v, ref_s_other, base_mva, n_step,
                  vm_out, loading_out, infeed_out, conv, mis_out, worst_out, its_out):  # pragma: no cover - compiled
@@ -179,9 +218,10 @@ def _solve_grids(row_ptr, l_ptr, l_indptr, l_indices, l_data, u_ptr, u_indptr, u
 
     Injection of row ``r`` at step ``c`` [p.u.]: ``s_const[r] + s_direct[r, c]``
     (when ``s_direct`` has rows), plus, for grid ``g`` and each source array
-    ``a``, ``inj_w[k] * sources[a][c, inj_col[k]]`` added to local row
-    ``inj_row[k]`` for ``k`` in ``inj_ptr[g * n_source + a]:inj_ptr[g * n_source + a + 1]``
-    (so each source's row of a step is read once per grid, in order).
+    ``a`` (C-contiguous [n_step, source_cols[a]], float32 or float64, at
+    ``source_address[a]``), ``inj_w[k] * source_a[c, inj_col[k]]`` added to
+    local row ``inj_row[k]`` for ``k`` in
+    ``inj_ptr[g * n_source + a]:inj_ptr[g * n_source + a + 1]``.
 
     Branch ``b`` (grid ``g``'s are ``br_ptr[g]:br_ptr[g + 1]``) has two ends
     ``2b`` and ``2b + 1``; an end's current is ``end_const + sum end_y * V[end_row]``
@@ -192,7 +232,7 @@ def _solve_grids(row_ptr, l_ptr, l_indptr, l_indices, l_data, u_ptr, u_indptr, u
     summed per grid into ``infeed_out`` [MVA].
     """
     n_grid = row_ptr.size - 1
-    n_source = (inj_ptr.size - 1) // max(n_grid, 1)
+    n_source = source_address.size
     has_direct = s_direct.shape[0] > 0
     for g in numba.prange(n_grid):
         r0 = row_ptr[g]
@@ -233,18 +273,13 @@ def _solve_grids(row_ptr, l_ptr, l_indptr, l_indices, l_data, u_ptr, u_indptr, u
                 k1 = inj_ptr[g * n_source + src + 1]
                 if k1 == k0:
                     continue
-                array = sources[src]
-                # a step's row of a source is far from the next step's: walk the columns in the
-                # outer loop so a cache line of the source serves its neighbouring columns too
-                for k in range(k0, k1):
-                    col = inj_col[k]
-                    r = inj_row[k]
-                    wr = inj_w[k].real
-                    wi = inj_w[k].imag
-                    for c in range(mc):
-                        x = array[c0 + c, col]
-                        sr_[r, c] += wr * x
-                        si_[r, c] += wi * x
+                shape = (n_step, source_cols[src])
+                if source_is_f32[src]:
+                    _add_source(numba.carray(_f32_at(source_address[src]), shape), c0, mc, inj_row[k0:k1],
+                                inj_col[k0:k1], inj_w[k0:k1], sr_, si_)
+                else:
+                    _add_source(numba.carray(_f64_at(source_address[src]), shape), c0, mc, inj_row[k0:k1],
+                                inj_col[k0:k1], inj_w[k0:k1], sr_, si_)
             fixed_point(lx, li, lv, ux, ui, uv, u_inv[r0:r0 + n], i_slack[r0:r0 + n], v0[r0:r0 + n], sr_, si_, tol,
                         max_iteration, vr_, vi_, conv[g, c0:c0 + mc], mis_out[g, c0:c0 + mc],
                         worst_out[g, c0:c0 + mc], its_out[g, c0:c0 + mc])
@@ -636,22 +671,30 @@ class MultiNetLoadFlow:
         else:
             s_direct = np.zeros((0, 0), np.complex128)
             m = None
-        src = numba.typed.List.empty_list(numba.types.float64[:, ::1])
+        # Sources go to the kernel as addresses (kept alive by `arrays`), float32 or float64 as they
+        # come: one compiled signature whatever the number of sources, and no copies.
+        arrays = []
         if source_map is not None:
             if len(sources) != len(source_map.widths):
                 raise ValueError(f"expected {len(source_map.widths)} source arrays, got {len(sources)}")
             for k, (a, width) in enumerate(zip(sources, source_map.widths)):
-                a = np.ascontiguousarray(a, dtype=np.float64)
+                a = np.asarray(a)
+                if a.dtype not in (np.float32, np.float64):
+                    a = a.astype(np.float64)
+                a = np.ascontiguousarray(a)
                 if m is None:
                     m = a.shape[0]
                 if a.shape != (m, width):
                     raise ValueError(f"source {k} must have shape ({m}, {width}), got {a.shape}")
-                src.append(a)
+                arrays.append(a)
             inj = (source_map.ptr, source_map.row, source_map.col, source_map.weight_pu)
         else:
             inj = (np.zeros(self.n_net + 1, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
                    np.zeros(0, np.complex128))
-            src.append(np.zeros((0, 0)))
+            arrays.append(np.zeros((m, 0)))
+        source_args = (np.array([a.ctypes.data for a in arrays], np.int64),
+                       np.array([a.dtype == np.float32 for a in arrays], np.bool_),
+                       np.array([a.shape[1] for a in arrays], np.int64))
         n_sel = self.n_bus_selected
         if vm_out is None or vm_out.shape != (n_sel, m):
             vm_out = np.empty((n_sel, m))
@@ -665,7 +708,7 @@ class MultiNetLoadFlow:
         # machine a thread that loses its core would otherwise hold up the whole block
         chunk = numba.set_parallel_chunksize(PARALLEL_GRIDS_PER_TASK)
         try:
-            _solve_grids(*self._lu, self._i_slack, self._v0, self._s_const_pu, s_direct, src, *inj,
+            _solve_grids(*self._lu, self._i_slack, self._v0, self._s_const_pu, s_direct, *source_args, *inj,
                          tolerance_mva / self.base_mva, max_iteration, self.chunk_steps, self._vm_row,
                          *self._branches, self._ref_ptr, *self._ref_rows, self._ref_const, self._v_ref,
                          self._ref_s_other, self.base_mva, m, vm_out, loading, infeed, conv, mis, worst, its)
