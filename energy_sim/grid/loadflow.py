@@ -16,7 +16,9 @@ Teng, "A direct approach for distribution system load flow solutions",
 IEEE Trans. Power Delivery 18(3), 2003). Every iteration is one linear solve
 with a fixed matrix for *all* time steps at once: a dense matrix product with
 ``Z_LL = inv(Y_LL)`` for tiny grids, otherwise forward/backward substitution
-with the SuperLU factors of ``Y_LL``, vectorised over the steps (numba).
+with LU factors of ``Y_LL`` (:func:`ordered_lu`), vectorised over the steps
+in one compiled routine (:func:`fixed_point`) that
+:class:`energy_sim.grid.multinet.MultiNetLoadFlow` shares.
 
 Because the linear solve enforces Kirchhoff's current law exactly for the
 currents ``I^k`` of the previous iterate, the power mismatch at the new
@@ -58,6 +60,9 @@ __all__ = [
     "Factorisation",
     "LoadFlowResult",
     "describe_non_converged",
+    "fixed_point",
+    "no_load_voltages",
+    "ordered_lu",
     "run_pandapower_reference",
 ]
 
@@ -226,45 +231,263 @@ def _mismatch_and_next_current(v, s, i, v0):  # pragma: no cover - compiled
     return mis_max, worst
 
 
-@numba.njit(cache=True, nogil=True)
-def _lu_solve_many(l_indptr, l_indices, l_data, u_indptr, u_indices, u_data,
-                   perm_r, perm_c, b):  # pragma: no cover - compiled
-    """Solve ``A x = b`` for all columns of ``b`` [n, m] from SuperLU factors.
+def ordered_lu(y_ll: sps.spmatrix) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """Fill-reducing symmetric ordering and LU factors of ``Y_LL``, for :func:`fixed_point`.
 
-    ``Pr A Pc = L U`` (scipy ``SuperLU`` convention, ``L`` unit lower, both in
-    CSC). Each non-zero of the factors updates one contiguous row of ``m``
-    steps, so the cost is ``nnz(L + U) * m`` with unit-stride inner loops;
-    SuperLU's own ``solve`` handles the right-hand sides one by one.
+    The ordering is SuperLU's minimum degree on ``A^T + A`` ((near) zero
+    fill-in on radial grids). The matrix is then permuted symmetrically and
+    factorised again in that order with diagonal pivots (admittance matrices
+    of supplied grids have a dominant, non-zero diagonal), so the factors need
+    no row or column permutation in the solve: the unknowns are simply
+    renumbered once.
+
+    Parameters
+    ----------
+    y_ll : sparse matrix [n, n] complex
+        Non-slack block of the bus admittance matrix [p.u.].
+
+    Returns
+    -------
+    order : ndarray [n] of int
+        ``order[k]`` is the original row of unknown ``k`` in the factor order.
+    factors : tuple
+        ``(l_indptr, l_indices, l_data, u_indptr, u_indices, u_data, u_inv)``:
+        the strictly lower part of the unit ``L`` and the strictly upper part
+        of ``U`` in CSR, and ``1 / diag(U)``, all in the factor order.
     """
-    n, m = b.shape
-    y = np.empty_like(b)
-    for i in range(n):
-        y[perm_r[i]] = b[i]
-    for j in range(n):
-        for k in range(l_indptr[j], l_indptr[j + 1]):
-            i = l_indices[k]
-            if i > j:
-                lij = l_data[k]
-                for c in range(m):
-                    y[i, c] -= lij * y[j, c]
-    for j in range(n - 1, -1, -1):
-        d = 0j
-        for k in range(u_indptr[j], u_indptr[j + 1]):
-            if u_indices[k] == j:
-                d = u_data[k]
-        inv = 1.0 / d
+    y_ll = sps.csc_matrix(y_ll, dtype=np.complex128)
+    n = y_ll.shape[0]
+    if n == 0:
+        empty_i, empty_c = np.zeros(1, np.int64), np.zeros(0, np.complex128)
+        return (np.zeros(0, np.int64),
+                (empty_i, np.zeros(0, np.int64), empty_c, empty_i.copy(), np.zeros(0, np.int64), empty_c.copy(),
+                 np.zeros(0, np.complex128)))
+    # scipy: Pr A Pc = L U with Pc[k, perm_c[k]] = 1, i.e. unknown k goes to position perm_c[k].
+    order = np.argsort(spla.splu(y_ll, permc_spec="MMD_AT_PLUS_A").perm_c).astype(np.int64)
+    y_ord = y_ll[order][:, order].tocsc()
+    lu = spla.splu(y_ord, permc_spec="NATURAL", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+    identity = np.arange(n)
+    if not (np.array_equal(lu.perm_r, identity) and np.array_equal(lu.perm_c, identity)):
+        raise NotImplementedError("the admittance matrix needs pivoting (a zero diagonal?); not supported")
+    lower = sps.tril(lu.L, -1, format="csr")
+    upper = sps.triu(lu.U, 1, format="csr")
+    lower.sort_indices()
+    upper.sort_indices()
+    factors = (lower.indptr.astype(np.int64), lower.indices.astype(np.int64), lower.data.astype(np.complex128),
+               upper.indptr.astype(np.int64), upper.indices.astype(np.int64), upper.data.astype(np.complex128),
+               (1.0 / lu.U.diagonal()).astype(np.complex128))
+    return order, factors
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def fixed_point(l_indptr, l_indices, l_data, u_indptr, u_indices, u_data, u_inv, i_slack, v0, s_re, s_im, tol,
+                max_iteration, v_re, v_im, converged, mismatch, worst, iterations):  # pragma: no cover - compiled
+    """Z-bus fixed point of one grid for a batch of steps, in the factor order of :func:`ordered_lu`.
+
+    Solves ``V = Y_LL^-1 (conj(S / V) + i_slack)`` with ``i_slack = -Y_LS V_S``,
+    starting from the no-load voltages ``v0``, one forward and one backward
+    substitution per iteration for all active steps at once. The power
+    mismatch of the new iterate, ``V conj(I_old) - S`` (exact: the linear
+    solve satisfied Kirchhoff's current law for ``I_old``), and the next
+    current ``conj(S / V)`` are computed inside the backward substitution,
+    row by row as each row's voltage becomes final, so an iteration reads
+    the working arrays twice. Real and imaginary parts are kept in separate
+    arrays so the loops over steps vectorise.
+
+    A step leaves the active set when its largest |ΔP|, |ΔQ| is below ``tol``
+    (converged), when the iterate is no longer finite (blown up: it keeps the
+    mismatch of its last finite iterate) or at ``max_iteration``; the columns
+    of the rest beyond the new end move into the holes (so a finished step
+    costs one column copy, and each step's arithmetic is independent of its
+    column: the result does not depend on which other steps are solved
+    together).
+
+    Parameters
+    ----------
+    l_indptr, l_indices, l_data, u_indptr, u_indices, u_data, u_inv : ndarray
+        Factors from :func:`ordered_lu`.
+    i_slack : ndarray [n] complex
+        ``-Y_LS V_S`` [p.u.].
+    v0 : ndarray [n] complex
+        Start: the no-load voltages ``Y_LL^-1 i_slack`` (this function with
+        ``S = 0`` returns them after one iteration) [p.u.].
+    s_re, s_im : ndarray [n, m]
+        Specified injection per bus and step [p.u.]; used as work space
+        (overwritten).
+    tol : float
+        Convergence limit on the largest |ΔP|, |ΔQ| of a step [p.u.].
+    max_iteration : int
+    v_re, v_im : ndarray [n, m]
+        Out: final voltages [p.u.].
+    converged, mismatch, worst, iterations : ndarray [m]
+        Out: per step, whether it converged, its largest mismatch [p.u.], the
+        row where it occurs (-1 if none) and the iterations used.
+    """
+    n, m = s_re.shape
+    if n == 0:
         for c in range(m):
-            y[j, c] *= inv
-        for k in range(u_indptr[j], u_indptr[j + 1]):
-            i = u_indices[k]
-            if i < j:
-                uij = u_data[k]
-                for c in range(m):
-                    y[i, c] -= uij * y[j, c]
-    x = np.empty_like(b)
-    for i in range(n):
-        x[i] = y[perm_c[i]]
-    return x
+            converged[c] = True
+            mismatch[c] = 0.0
+            worst[c] = -1
+            iterations[c] = 0
+        return
+    i_re = np.empty((n, m))
+    i_im = np.empty((n, m))
+    for r in range(n):
+        v0r = v0[r].real
+        v0i = v0[r].imag
+        w0 = 1.0 / (v0r * v0r + v0i * v0i)
+        for c in range(m):
+            sr = s_re[r, c]
+            si = s_im[r, c]
+            i_re[r, c] = (sr * v0r + si * v0i) * w0
+            i_im[r, c] = (sr * v0i - si * v0r) * w0
+    y_re = np.empty((n, m))
+    y_im = np.empty((n, m))
+    active = np.arange(m)
+    prev_mis = np.full(m, np.inf)
+    prev_worst = np.full(m, -1, np.int64)
+    mis = np.zeros(m)
+    bad = np.zeros(m)
+    row = np.zeros(m, np.int64)
+    d_row = np.empty(m)
+    done = np.empty(m, np.int64)
+    move_src = np.empty(m, np.int64)
+    move_dst = np.empty(m, np.int64)
+    ma = m
+    for it in range(1, max_iteration + 1):
+        # forward: L y = I + i_slack (row by row; the copy of I is fused in)
+        for j in range(n):
+            sr = i_slack[j].real
+            si = i_slack[j].imag
+            for c in range(ma):
+                y_re[j, c] = i_re[j, c] + sr
+                y_im[j, c] = i_im[j, c] + si
+            for k in range(l_indptr[j], l_indptr[j + 1]):
+                col = l_indices[k]
+                lr = l_data[k].real
+                li = l_data[k].imag
+                for c in range(ma):
+                    a = y_re[col, c]
+                    b = y_im[col, c]
+                    y_re[j, c] -= lr * a - li * b
+                    y_im[j, c] -= lr * b + li * a
+        # backward: U v = y, then at once the mismatch and the next current of the row
+        for c in range(ma):
+            mis[c] = 0.0
+            bad[c] = 0.0
+            row[c] = -1
+        for j in range(n - 1, -1, -1):
+            for k in range(u_indptr[j], u_indptr[j + 1]):
+                col = u_indices[k]
+                ur = u_data[k].real
+                ui = u_data[k].imag
+                for c in range(ma):
+                    a = y_re[col, c]
+                    b = y_im[col, c]
+                    y_re[j, c] -= ur * a - ui * b
+                    y_im[j, c] -= ur * b + ui * a
+            dr = u_inv[j].real
+            di = u_inv[j].imag
+            for c in range(ma):
+                a = y_re[j, c]
+                b = y_im[j, c]
+                vr = dr * a - di * b
+                vi = dr * b + di * a
+                y_re[j, c] = vr
+                y_im[j, c] = vi
+                sr = s_re[j, c]
+                si = s_im[j, c]
+                ir = i_re[j, c]
+                ii = i_im[j, c]
+                # mismatch V conj(I_old) - S
+                d_row[c] = max(abs(vr * ir + vi * ii - sr), abs(vi * ir - vr * ii - si))
+                # next current conj(S / V)
+                w = 1.0 / (vr * vr + vi * vi)
+                i_re[j, c] = (sr * vr + si * vi) * w
+                i_im[j, c] = (sr * vi - si * vr) * w
+            # selects, not branches, so this loop vectorises too
+            for c in range(ma):
+                d = d_row[c]
+                bad[c] += d  # NaN / inf survive a sum, so blown-up steps are seen
+                larger = d > mis[c]
+                mis[c] = d if larger else mis[c]
+                row[c] = j if larger else row[c]
+        # retire finished steps; the rest stay in columns 0..keep-1
+        n_done = 0
+        for c in range(ma):
+            finite = np.isfinite(bad[c])
+            ok = finite and mis[c] < tol
+            if ok or not finite or it == max_iteration:
+                col = active[c]
+                mismatch[col] = mis[c] if finite else prev_mis[c]
+                worst[col] = row[c] if finite else prev_worst[c]
+                iterations[col] = it
+                converged[col] = ok
+                done[n_done] = c
+                n_done += 1
+            else:
+                prev_mis[c] = mis[c]
+                prev_worst[c] = row[c]
+        if n_done == 0:
+            continue
+        # row by row (the arrays are [n, m], row-major): results out, then the columns of
+        # unfinished steps beyond the new end move into the holes the finished ones leave
+        keep = ma - n_done
+        n_move = 0
+        h = 0
+        while h < n_done and done[h] < keep:
+            h += 1
+        for c in range(keep, ma):
+            if h < n_done and done[h] == c:
+                h += 1
+            else:
+                move_src[n_move] = c
+                n_move += 1
+        for k in range(n_move):
+            move_dst[k] = done[k]
+        for r in range(n):
+            for k in range(n_done):
+                c = done[k]
+                v_re[r, active[c]] = y_re[r, c]
+                v_im[r, active[c]] = y_im[r, c]
+            for k in range(n_move):
+                a = move_src[k]
+                b = move_dst[k]
+                s_re[r, b] = s_re[r, a]
+                s_im[r, b] = s_im[r, a]
+                i_re[r, b] = i_re[r, a]
+                i_im[r, b] = i_im[r, a]
+        for k in range(n_move):
+            a = move_src[k]
+            b = move_dst[k]
+            active[b] = active[a]
+            prev_mis[b] = prev_mis[a]
+            prev_worst[b] = prev_worst[a]
+        ma = keep
+        if ma == 0:
+            break
+
+
+def no_load_voltages(factors: tuple[np.ndarray, ...], i_slack: np.ndarray) -> np.ndarray:
+    """``Y_LL^-1 i_slack``: the voltages with every load and generator at zero [p.u.].
+
+    The fixed point of :func:`fixed_point` with ``S = 0`` is reached in its
+    first iteration, which is exactly this linear solve.
+
+    Parameters
+    ----------
+    factors : tuple
+        From :func:`ordered_lu`.
+    i_slack : ndarray [n] complex
+        ``-Y_LS V_S`` in the factor order [p.u.].
+    """
+    n = i_slack.shape[0]
+    v_re, v_im = np.empty((n, 1)), np.empty((n, 1))
+    flags = np.zeros(1, np.bool_), np.zeros(1), np.zeros(1, np.int64), np.zeros(1, np.int64)
+    fixed_point(*factors, np.ascontiguousarray(i_slack, np.complex128), np.ones(n, np.complex128),
+                np.zeros((n, 1)), np.zeros((n, 1)), np.inf, 1, v_re, v_im, *flags)
+    return v_re[:, 0] + 1j * v_im[:, 0]
 
 
 class BatchedLoadFlow:
@@ -286,15 +509,18 @@ class BatchedLoadFlow:
         ``"dense"`` (``Z = inv(Y_LL)``; each iteration one matrix product),
         ``"sparse"`` (SuperLU factors, numba substitution over all steps) or
         ``"auto"``: dense up to :data:`DENSE_MAX_BUSES` non-slack buses.
+        ``None`` builds pandapower's model only (no ``solve``; for
+        :class:`energy_sim.grid.multinet.MultiNetLoadFlow`, which factorises
+        its grids one by one).
     **runpp_kwargs
         Passed to ``pandapower.runpp`` (e.g. ``trafo_model``,
         ``calculate_voltage_angles``), so the model matches a reference run
         with the same options.
     """
 
-    def __init__(self, net, *, factorisation: Factorisation | str = "auto", **runpp_kwargs):
+    def __init__(self, net, *, factorisation: Factorisation | str | None = "auto", **runpp_kwargs):
         _check_supported(net)
-        factorisation = Factorisation(factorisation)
+        factorisation = None if factorisation is None else Factorisation(factorisation)
         self._runpp_kwargs = dict(runpp_kwargs)
         work = copy.deepcopy(net)
         for element, cols in (("load", ("p_mw", "q_mvar")), ("sgen", ("p_mw", "q_mvar"))):
@@ -322,27 +548,25 @@ class BatchedLoadFlow:
         self._s_other_mva = bus_ppci[:, PD] + 1j * bus_ppci[:, QD]
         self._base_kv = bus_ppci[:, BASE_KV]
 
-        y_ll = ybus[non_ref][:, non_ref].tocsc()
-        y_ls = ybus[non_ref][:, ref]
         self._ybus = ybus
         n_l = non_ref.shape[0]
         if factorisation is Factorisation.auto:
             factorisation = Factorisation.dense if n_l <= DENSE_MAX_BUSES else Factorisation.sparse
         self.factorisation = factorisation
-        if factorisation is Factorisation.dense:
-            self._z_ll = np.linalg.inv(y_ll.toarray())
-            self._lu = None
-        else:
-            self._z_ll = None
-            # Minimum degree on A^T + A: Y_LL is structurally symmetric, and for
-            # radial grids this ordering gives (near) zero fill-in.
-            lu = spla.splu(y_ll, permc_spec="MMD_AT_PLUS_A")
-            l_f, u_f = lu.L.tocsc(), lu.U.tocsc()
-            self._lu = (l_f.indptr, l_f.indices, l_f.data.astype(np.complex128),
-                        u_f.indptr, u_f.indices, u_f.data.astype(np.complex128),
-                        np.asarray(lu.perm_r), np.asarray(lu.perm_c))
-        # No-load voltages: the affine part of the fixed-point map.
-        self._v0_l = -self._apply_z((y_ls @ self._v_ref)[:, None])[:, 0]
+        self._z_ll = self._lu = None
+        if factorisation is not None:
+            y_ll = ybus[non_ref][:, non_ref].tocsc()
+            if factorisation is Factorisation.dense:
+                self._z_ll = np.linalg.inv(y_ll.toarray())
+            else:
+                # The non-slack buses are renumbered once into the factors' order.
+                order, self._lu = ordered_lu(y_ll)
+                non_ref = non_ref[order]
+                self._non_ref = non_ref
+            # -Y_LS V_S: the slack's share of the fixed-point map; no-load voltages V0 = Y_LL^-1 of it.
+            self._i_slack = -(ybus[non_ref][:, ref] @ self._v_ref)
+            self._v0_l = (self._z_ll @ self._i_slack if self._lu is None
+                          else no_load_voltages(self._lu, self._i_slack))
 
         # Lookups pandapower index -> ppci index (>= n for unsupplied buses).
         lookup = work._pd2ppc_lookups["bus"]
@@ -402,12 +626,6 @@ class BatchedLoadFlow:
         self._eg_bus = eg_bus
 
     # ------------------------------------------------------------------ core
-    def _apply_z(self, rhs: np.ndarray) -> np.ndarray:
-        """Solve ``Y_LL x = rhs`` for all columns of ``rhs`` [n_L, m]."""
-        if self._z_ll is not None:
-            return self._z_ll @ rhs
-        return _lu_solve_many(*self._lu, np.ascontiguousarray(rhs, dtype=np.complex128))
-
     def _injections_pu(self, load_p_mw, load_q_mvar, sgen_p_mw, sgen_q_mvar) -> np.ndarray:
         """Net specified injection (generation - load) per ppci bus [p.u.], [n, n_step]."""
         s_load = self._c_load @ (load_p_mw + 1j * load_q_mvar).T
@@ -430,6 +648,13 @@ class BatchedLoadFlow:
         if n_l == 0 or m == 0:
             converged[:] = True
             return v, converged, mismatch, worst, iterations
+        if self._lu is not None:
+            v_re, v_im = np.empty((n_l, m)), np.empty((n_l, m))
+            fixed_point(*self._lu, self._i_slack, self._v0_l, np.ascontiguousarray(s_l.real),
+                        np.ascontiguousarray(s_l.imag), tol_pu, max_iteration, v_re, v_im, converged, mismatch,
+                        worst, iterations)
+            v = v_re + 1j * v_im
+            return v, converged, mismatch, worst, iterations
         active = np.arange(m)
         s_a = np.ascontiguousarray(s_l)
         v0 = self._v0_l
@@ -437,7 +662,7 @@ class BatchedLoadFlow:
         prev_mis = np.full(m, np.inf)
         prev_worst = np.full(m, -1, dtype=np.int64)
         for it in range(1, max_iteration + 1):
-            v_new = self._apply_z(i_a)
+            v_new = self._z_ll @ i_a
             # Fused: v_new += v0; mismatch of v_new; next current i_a = conj(s / v_new).
             mis_a, worst_a = _mismatch_and_next_current(v_new, s_a, i_a, v0)
             finite = np.isfinite(mis_a)

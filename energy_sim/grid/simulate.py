@@ -27,9 +27,10 @@ voltage (doubling the LV cost).  The standalone LV solves themselves match
 LV solver.  By default all LV grids are solved together as one block-diagonal
 system (`energy_sim.grid.multinet.MultiNetLoadFlow`: one ``runpp`` on the
 merged LV nets for the model, one compiled call per block); the home ->
-element maps are folded into sparse incidence matrices, so a block's
-injections are three sparse products.  ``lv_solver="per_grid"`` keeps the
-original one-`BatchedLoadFlow`-per-grid path (same results to ~1e-12).
+element maps are folded into one `energy_sim.grid.multinet.SourceMap`, so
+the compiled solve reads the engine's per-home arrays directly.
+``lv_solver="per_grid"`` keeps the original one-`BatchedLoadFlow`-per-grid
+path (same results to ~1e-12).
 
 Outages.  `solve_block` takes an optional per-step `MvTopology` (10 kV
 cables out of service, and whether the operator restored supply by closing
@@ -45,7 +46,9 @@ served).  Without outages the block is solved exactly as before.
 
 Only what users read is kept (DESIGN.md decision 5): transformer and
 feeder-head loading series, per-wijk minimum/maximum voltage series, and
-per-bus minimum/maximum voltage and hours outside the band, reduced per block.
+per-bus minimum/maximum voltage and hours outside the band, reduced per block
+in one compiled pass (`_voltage_extremes`) over a |V| buffer reused from
+block to block.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 import networkx as nx
+import numba
 import numpy as np
 import pandas as pd
 import pandapower.topology as pp_topology
@@ -255,6 +259,7 @@ class CitySolver:
         # MV solvers per topology (outages); the normal one supplies every substation
         self._mv_variants: dict[MvTopology, tuple[BatchedLoadFlow, np.ndarray]] = {
             NORMAL_TOPOLOGY: (self.mv_solver, np.zeros(len(self.plans), dtype=bool))}
+        self._lv_bus_ptr = np.concatenate(([0], np.cumsum(self.lv_bus_count))).astype(np.int64)
 
     @staticmethod
     def _plan(grid: LvGrid, wijk_code: str, home_column: dict[str, int], extra_column: dict[str, int],
@@ -310,9 +315,16 @@ class CitySolver:
             rows, cols = np.concatenate(rows), np.concatenate(cols)
             return sps.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(off[element][-1], n_col))
 
-        self._c_home = (self._lv.c_load @ selection("load", "load_home_column", home_off, n_home)).tocsr()
-        self._c_extra = (self._lv.c_load @ selection("load", "load_extra_column", extra_off, n_extra)).tocsr()
-        self._c_pv = (self._lv.c_sgen @ selection("sgen", "sgen_home_column", home_off, n_home)).tocsr()
+        c_home = self._lv.c_load @ selection("load", "load_home_column", home_off, n_home)
+        c_extra = self._lv.c_load @ selection("load", "load_extra_column", extra_off, n_extra)
+        c_pv = self._lv.c_sgen @ selection("sgen", "sgen_home_column", home_off, n_home)
+        # Sources of a block, in this order: home P, home Q, rooftop PV (each wijk after wijk,
+        # [n_step, n_home]) and extra P ([n_step, n_extra]), all in kW / kvar.
+        per_kw = 1.0 / (1000.0 * self._lv.base_mva)
+        c_pu = sps.hstack([-per_kw * c_home, -1j * per_kw * c_home, per_kw * c_pv, -per_kw * c_extra])
+        widths = [self._n_home[c] for c in self.wijk_codes] * 3 + [self._n_extra[c] for c in self.wijk_codes]
+        self._source_map = self._lv.source_map(c_pu.tocsr(), widths)
+        self._vm_buffer: np.ndarray | None = None
 
     # ------------------------------------------------------------------
     @property
@@ -477,13 +489,11 @@ class CitySolver:
             messages += [f"MV network: {m}" for m in describe_non_converged(mv, time_utc)]
         v_sub = mv.vm_pu[:, self._mv_bus_pos_of_plan]  # [n_step, n_plan]
 
-        # LV voltages [n_lv_bus, n_step], buses grid after grid. Scaling by a
-        # positive factor commutes with min/max, so per-grid extremes are
-        # taken before scaling (exactly equal, rounding is monotonic).
-        starts = np.concatenate(([0], np.cumsum(self.lv_bus_count)[:-1]))
-        with np.errstate(invalid="ignore"):
-            plan_min = np.fmin.reduceat(vm_lv, starts, axis=0) * v_sub.T  # [n_plan, n_step]
-            plan_max = np.fmax.reduceat(vm_lv, starts, axis=0) * v_sub.T
+        # LV voltages [n_lv_bus, n_step], grid after grid, scaled by their substation's MV voltage
+        # and reduced in one compiled pass.
+        low, high = self.voltage_band_pu
+        bus_min, bus_max, bus_violations, plan_min, plan_max = _voltage_extremes(
+            vm_lv, self._lv_bus_ptr, np.ascontiguousarray(v_sub.T), low, high)
         n_wijk = len(self.wijk_codes)
         wijk_min = np.full((n_step, n_wijk), np.inf)
         wijk_max = np.full((n_step, n_wijk), -np.inf)
@@ -492,8 +502,6 @@ class CitySolver:
             if mine.any():
                 np.fmin(wijk_min[:, w], np.fmin.reduce(plan_min[mine], axis=0), out=wijk_min[:, w])
                 np.fmax(wijk_max[:, w], np.fmax.reduce(plan_max[mine], axis=0), out=wijk_max[:, w])
-        vm_lv *= np.repeat(v_sub.T, self.lv_bus_count, axis=0)
-        low, high = self.voltage_band_pu
         return BlockGridResult(
             trafo_loading_pct=trafo_loading,
             feeder_loading_pct=feeder_loading,
@@ -501,9 +509,9 @@ class CitySolver:
             station_trafo_loading_pct=mv.trafo_loading_pct,
             wijk_vm_min_pu=wijk_min,
             wijk_vm_max_pu=wijk_max,
-            bus_vm_min_pu=np.fmin.reduce(vm_lv, axis=1),
-            bus_vm_max_pu=np.fmax.reduce(vm_lv, axis=1),
-            bus_violation_steps=np.count_nonzero((vm_lv < low) | (vm_lv > high), axis=1),
+            bus_vm_min_pu=bus_min,
+            bus_vm_max_pu=bus_max,
+            bus_violation_steps=bus_violations,
             not_converged=messages,
             lv_unserved_p_mw=unserved,
         )
@@ -576,20 +584,15 @@ class CitySolver:
         n_step = len(time_utc)
         codes = self.wijk_codes
 
-        def stacked(arrays, n_col):
-            parts = [np.asarray(arrays[c], dtype=np.float64).reshape(n_step, n_col[c]) for c in codes
-                     if n_col[c]]
-            return np.hstack(parts).T if parts else np.zeros((0, n_step))
+        def columns(arrays, n_col):
+            return [np.asarray(arrays[c]).reshape(n_step, n_col[c]) if n_col[c] else np.zeros((n_step, 0))
+                    for c in codes]
 
-        home_p = stacked(home_p_kw, self._n_home)
-        home_q = stacked(home_q_kvar, self._n_home)
-        pv = stacked(rooftop_pv_kw, self._n_home)
-        extra = stacked(extra_p_kw, self._n_extra) if any(self._n_extra.values()) else None
-        p_mw = self._c_pv @ pv - self._c_home @ home_p
-        if extra is not None and extra.size:
-            p_mw -= self._c_extra @ extra
-        s_mva = (p_mw - 1j * (self._c_home @ home_q)) / 1000.0
-        r = self._lv.solve(s_mva)
+        sources = (columns(home_p_kw, self._n_home) + columns(home_q_kvar, self._n_home)
+                   + columns(rooftop_pv_kw, self._n_home) + columns(extra_p_kw, self._n_extra))
+        # the voltages are only reduced (solve_block), never returned: one buffer serves every block
+        r = self._lv.solve(sources=sources, source_map=self._source_map, vm_out=self._vm_buffer)
+        self._vm_buffer = r.vm_pu
         messages = []
         if not r.converged.all():
             for k, step in np.argwhere(~r.converged):
@@ -624,6 +627,60 @@ class CitySolver:
         feeder = np.hstack([r.line_loading_pct[:, p.feeder_head_positions] for p, r in zip(self.plans, lv_results)])
         vm_lv = np.vstack([r.vm_pu[:, p.lv_bus_positions].T for p, r in zip(self.plans, lv_results)])
         return trafo, feeder, p_sub, q_sub, vm_lv, messages
+
+
+@numba.njit(cache=True, parallel=True, error_model="numpy")
+def _voltage_extremes(vm_pu, bus_ptr, scale, low_pu, high_pu):  # pragma: no cover - compiled
+    """Extremes of the scaled LV voltages, one pass over ``vm_pu`` [n_bus, n_step].
+
+    Bus ``i`` of grid ``g`` (``bus_ptr[g] <= i < bus_ptr[g + 1]``) at step
+    ``t`` has ``u = vm_pu[i, t] * scale[g, t]`` [p.u.]. NaN (a step that did
+    not converge) is skipped as ``numpy.fmin``/``fmax`` skip it: an extreme is
+    NaN only when every value is.
+
+    Returns
+    -------
+    bus_min, bus_max : ndarray [n_bus]
+        Over the steps [p.u.].
+    violations : ndarray [n_bus] of int
+        Steps with ``u < low_pu`` or ``u > high_pu``.
+    grid_min, grid_max : ndarray [n_grid, n_step]
+        Over each grid's buses [p.u.].
+    """
+    n_grid = bus_ptr.size - 1
+    n_bus, n_step = vm_pu.shape
+    bus_min = np.empty(n_bus)
+    bus_max = np.empty(n_bus)
+    violations = np.zeros(n_bus, np.int64)
+    grid_min = np.empty((n_grid, n_step))
+    grid_max = np.empty((n_grid, n_step))
+    for g in numba.prange(n_grid):
+        gmin = grid_min[g]
+        gmax = grid_max[g]
+        sc = scale[g]
+        for t in range(n_step):
+            gmin[t] = np.inf
+            gmax[t] = -np.inf
+        for i in range(bus_ptr[g], bus_ptr[g + 1]):
+            row = vm_pu[i]
+            lo = np.inf
+            hi = -np.inf
+            count = 0
+            for t in range(n_step):
+                u = row[t] * sc[t]
+                lo = min(lo, u) if u == u else lo
+                hi = max(hi, u) if u == u else hi
+                gmin[t] = min(gmin[t], u) if u == u else gmin[t]
+                gmax[t] = max(gmax[t], u) if u == u else gmax[t]
+                count += (u < low_pu) | (u > high_pu)
+            bus_min[i] = lo if lo <= hi else np.nan
+            bus_max[i] = hi if lo <= hi else np.nan
+            violations[i] = count
+        for t in range(n_step):
+            if gmin[t] > gmax[t]:
+                gmin[t] = np.nan
+                gmax[t] = np.nan
+    return bus_min, bus_max, violations, grid_min, grid_max
 
 
 def _take(values: np.ndarray, columns: np.ndarray) -> np.ndarray:

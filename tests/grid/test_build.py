@@ -221,6 +221,38 @@ def test_bulk_tables_equal_pandapower_create_functions():
     pd.testing.assert_frame_equal(ours.res_bus, ref.res_bus)
 
 
+def test_extra_connection_tables_equal_pandapower_create_functions():
+    # The extra connections (chargers, PV, a battery) are written in bulk from prototype rows; the same
+    # rows made one by one with pandapower's create functions must give identical tables.
+    extra = [LvConnection("c1", "ev_charger", p_kw=11.0), LvConnection("pv1", "rooftop_pv", p_kw=50.0),
+             LvConnection("b1", "battery", p_kw=100.0, e_kwh=200.0), LvConnection("c2", "ev_charger", p_kw=22.0),
+             LvConnection("hp", "heat_pump", p_kw=0.0)]
+    g = build_lv_grid(30, rng=np.random.default_rng(5), name="X", extra_connections=extra)
+    ours = g.net
+    ref = copy.deepcopy(ours)
+    conns = g.connections.set_index("connection_id").loc[[c.connection_id for c in extra]]
+    for table in ("bus", "line", "load", "sgen", "storage"):
+        ref[table] = ref[table].iloc[:0] if table == "storage" else ref[table].iloc[: {"bus": 2 + 60, "line": 60,
+                                                                                      "load": 30, "sgen": 30}[table]]
+    for c, (cid, row) in zip(extra, conns.iterrows()):
+        line = ours.line.index[ours.line.to_bus == row.bus][0]
+        pp.create_bus(ref, 0.4, name=f"X/{cid}", feeder=row.feeder, index=row.bus)
+        pp.create_line(ref, int(ours.line.at[line, "from_bus"]), int(row.bus), ours.line.at[line, "length_km"],
+                       "NAYY 4x50 SE", name=f"X/{cid} service", feeder=row.feeder, index=line)
+        sn = c.p_kw / 1e3 if c.p_kw > 0 else np.nan
+        if row.element == "load":
+            pp.create_load(ref, row.bus, p_mw=0.0, sn_mva=sn, name=cid, index=row.element_index)
+        else:
+            pp.create_sgen(ref, row.bus, p_mw=0.0, sn_mva=sn, name=cid, index=row.element_index)
+    # batteries are loads with signed power (element_of_kind)
+    assert list(conns.element) == ["load", "sgen", "load", "load", "load"]
+    for table in ("bus", "line", "load", "sgen", "storage"):
+        for col in ("feeder",):
+            if col in ref[table]:
+                ref[table][col] = ref[table][col].astype(np.int64)
+        pd.testing.assert_frame_equal(ours[table], ref[table], check_dtype=False, obj=table)
+
+
 def test_evening_peak_loadflow_matches_hand_calculation(grid175):
     net = copy.deepcopy(grid175.net)
     net.load["p_mw"] = P_HOME_PEAK_MW

@@ -14,8 +14,9 @@ import pytest
 
 from energy_sim.grid.build import ConnectionKind as K
 from energy_sim.grid.build import MvConnection
+from energy_sim.grid.loadflow import run_pandapower_reference
 from energy_sim.grid.multinet import MultiNetLoadFlow, merge_disjoint_nets
-from energy_sim.grid.simulate import CitySolver, LvSolver
+from energy_sim.grid.simulate import CitySolver, LvSolver, _voltage_extremes
 from cities import small_city
 
 VM_TOL_PU = 1e-6
@@ -248,3 +249,115 @@ def test_hierarchy_against_one_combined_runpp(city):
     assert a_dev > 1e-3  # the MV voltage is off 1.0 p.u., so the bound is not trivially about a = 1
     assert dvm_bus <= vm_bound
     assert max(dtrafo, dfeeder) <= loading_bound
+
+
+def _element_powers(solver, p, q, pv, extra):
+    """Per LV grid, (load p, load q, sgen p) [MW] from the plans' column maps (not the merged matrices)."""
+    pad = lambda a: np.concatenate([a, np.zeros((a.shape[0], 1))], axis=1)  # noqa: E731
+    out = []
+    for pl in solver.plans:
+        c = pl.wijk_code
+        out.append(((pad(p[c])[:, pl.load_home_column] + pad(extra[c])[:, pl.load_extra_column]) / 1000.0,
+                    pad(q[c])[:, pl.load_home_column] / 1000.0, pad(pv[c])[:, pl.sgen_home_column] / 1000.0))
+    return out
+
+
+def test_voltage_collapse_in_one_grid_is_flagged_and_the_rest_stays_exact(city):
+    """Grid 0 loaded beyond the nose of its PV curve at two steps: runpp fails there too (independent
+    confirmation); only those grid-steps are flagged and NaN, everything else still matches runpp."""
+    grid, home_ids, extra_ids = city
+    codes = list(grid.lv_grids)
+    solver = CitySolver(grid, codes, home_ids, extra_ids, ["field"], (0.9, 1.1))
+    p, q, pv, extra = injections(home_ids, extra_ids)
+    first = solver.plans[0]
+    cols = first.load_home_column[first.load_home_column >= 0]  # the homes of grid 0 only
+    for arrays in (p, q):
+        arrays[first.wijk_code] = arrays[first.wijk_code].copy()
+        arrays[first.wijk_code][np.ix_([2, 5], cols)] *= 40.0
+    lv = MultiNetLoadFlow([pl.grid.net for pl in solver.plans],
+                          line_select=[pl.grid.net.line.index for pl in solver.plans])
+    element = _element_powers(solver, p, q, pv, extra)
+    lp, lq, sp = (np.hstack([e[i] for e in element]) for i in range(3))
+    ours = lv.solve(lv.c_sgen @ sp.T - lv.c_load @ (lp + 1j * lq).T)
+    expected_bad = np.zeros((len(solver.plans), N_STEP), bool)
+    bus0 = line0 = 0
+    for k, pl in enumerate(solver.plans):
+        net = pl.grid.net
+        ref = run_pandapower_reference(net, *element[k])
+        expected_bad[k] = ~ref.converged
+        ok = ref.converged
+        nb, nl = len(net.bus), len(net.line)
+        np.testing.assert_allclose(ours.vm_pu[bus0:bus0 + nb, ok], ref.vm_pu[ok].T, rtol=0, atol=VM_TOL_PU)
+        np.testing.assert_allclose(ours.line_loading_pct[ok, line0:line0 + nl], ref.line_loading_pct[ok], rtol=0,
+                                   atol=LOADING_TOL_PCT)
+        np.testing.assert_allclose(ours.trafo_loading_pct[ok, k], ref.trafo_loading_pct[ok, 0], rtol=0,
+                                   atol=LOADING_TOL_PCT)
+        assert np.isnan(ours.vm_pu[bus0:bus0 + nb, ~ok]).all() and np.isnan(ours.trafo_loading_pct[~ok, k]).all()
+        assert np.isnan(ours.ext_grid_p_mw[~ok, k]).all()
+        bus0, line0 = bus0 + nb, line0 + nl
+    assert expected_bad.sum() == 2 and expected_bad[0, [2, 5]].all()
+    np.testing.assert_array_equal(~ours.converged, expected_bad)
+    assert (ours.max_mismatch_mva[expected_bad] > 1e-3).all()
+    assert set(ours.max_mismatch_bus[expected_bad]) <= set(first.grid.net.bus.index)
+    messages = solver.solve_block(p, q, pv, extra, mv_power(1), T).not_converged
+    assert len(messages) == 2 and messages[0].startswith(f"{first.grid.name}: load flow did not converge at step 2")
+
+
+def test_a_step_does_not_depend_on_the_steps_solved_with_it(city):
+    """Steps that converge after different numbers of iterations (and one that collapses) give the
+    same bits whether solved alone, in small chunks or all together."""
+    grid, home_ids, extra_ids = city
+    nets = [g.net for gs in grid.lv_grids.values() for g in gs]
+    rng = np.random.default_rng(11)
+    lv = MultiNetLoadFlow(nets)
+    n_load = lv.c_load.shape[1]
+    scale = np.array([0.1, 1.0, 3.0, 0.5, 40.0, 2.0, 0.0, 1.5])  # 40x: collapse in every grid
+    load = rng.uniform(0.0, 2.5e-3, (n_load, N_STEP)) * scale
+    s_mva = -(lv.c_load @ (load * (1 + 0.25j)))
+    together = lv.solve(s_mva)
+    assert len(np.unique(together.iterations[:, scale < 10])) > 1  # steps finish at different iterations
+    assert not together.converged[:, scale == 40.0].any()
+    for chunk in (1, 3):
+        part = MultiNetLoadFlow(nets, chunk_steps=chunk).solve(s_mva)
+        for name in ("vm_pu", "trafo_loading_pct", "ext_grid_p_mw", "ext_grid_q_mvar", "converged", "iterations"):
+            np.testing.assert_array_equal(getattr(part, name), getattr(together, name), err_msg=name)
+    alone = lv.solve(s_mva[:, [3]])
+    np.testing.assert_array_equal(alone.vm_pu[:, 0], together.vm_pu[:, 3])
+
+
+def test_voltage_extremes_skip_nan_as_numpy():
+    """The compiled reduction of solve_block against numpy's fmin/fmax on a small hand-made case."""
+    vm = np.array([[1.00, 0.95, np.nan, 1.02],
+                   [0.90, np.nan, np.nan, 0.99],
+                   [np.nan, np.nan, np.nan, np.nan],
+                   [1.05, 1.06, np.nan, 1.04]])
+    bus_ptr = np.array([0, 2, 4])
+    scale = np.array([[1.0, 1.0, 1.0, 1.0], [1.04, 1.05, 1.0, 1.06]])  # MV voltage per grid and step
+    u = vm * np.repeat(scale, np.diff(bus_ptr), axis=0)
+    bus_min, bus_max, violations, grid_min, grid_max = _voltage_extremes(vm, bus_ptr, scale, 0.92, 1.10)
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(bus_min, np.fmin.reduce(u, axis=1))
+        np.testing.assert_array_equal(bus_max, np.fmax.reduce(u, axis=1))
+        np.testing.assert_array_equal(grid_min, np.array([np.fmin.reduce(u[0:2]), np.fmin.reduce(u[2:4])]))
+        np.testing.assert_array_equal(grid_max, np.array([np.fmax.reduce(u[0:2]), np.fmax.reduce(u[2:4])]))
+    # by hand: bus 1 is below 0.92 once (0.90); bus 3 above 1.10 at steps 1 and 3 (1.113, 1.1024)
+    np.testing.assert_array_equal(violations, [0, 1, 0, 2])
+    assert np.isnan(bus_min[2]) and np.isnan(grid_min[0, 2]) and np.isnan(grid_max[1, 2])
+
+
+def test_float32_profiles_are_read_as_they_are(city):
+    """The engine's household profiles are float32; they enter the solve without a copy and give
+    exactly the result of the same values as float64."""
+    grid, home_ids, extra_ids = city
+    solver = CitySolver(grid, list(grid.lv_grids), home_ids, extra_ids, ["field"], (0.9, 1.1))
+    p, q, pv, extra = injections(home_ids, extra_ids)
+    p32 = {c: a.astype(np.float32) for c, a in p.items()}
+    q32 = {c: a.astype(np.float32) for c, a in q.items()}
+    a = solver.solve_block(p32, q32, pv, extra, mv_power(1), T)
+    b = solver.solve_block({c: x.astype(np.float64) for c, x in p32.items()},
+                           {c: x.astype(np.float64) for c, x in q32.items()}, pv, extra, mv_power(1), T)
+    for name in ("trafo_loading_pct", "feeder_loading_pct", "bus_vm_min_pu", "bus_vm_max_pu", "wijk_vm_min_pu"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    # and float32 rounding of the loads is visible (the check above is not about identical inputs)
+    c = solver.solve_block(p, q, pv, extra, mv_power(1), T)
+    assert not np.array_equal(a.bus_vm_min_pu, c.bus_vm_min_pu)
