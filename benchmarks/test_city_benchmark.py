@@ -18,11 +18,14 @@ interleaved); the year figure is that time * 365 / ``N_DAYS`` and is labelled
 (once; ~10 s).
 
 Threads: numba runs on one thread here (``conftest.py``, for the gate); for
-the two-core figure run with ``NUMBA_NUM_THREADS=2`` in the environment.
+the two-core figure run with ``NUMBA_NUM_THREADS=2 OMP_NUM_THREADS=2`` in the
+environment (numba's OpenMP layer also obeys ``OMP_NUM_THREADS``: with it at
+1, ``prange`` loops run on one thread whatever ``NUMBA_NUM_THREADS`` says).
 """
 
 from __future__ import annotations
 
+import os
 import resource
 import time
 
@@ -115,12 +118,14 @@ def test_city_load_flow_and_metrics_extrapolated_to_a_year(benchmark, hengelo):
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     info.update({
         "n_days_timed": N_DAYS, "n_homes": n_homes, "n_lv_bus": int(solver.lv_bus_count.sum()),
-        "numba_threads": numba.get_num_threads(), "year_extrapolated_s": wall_s * 365 / N_DAYS,
+        "numba_threads": numba.get_num_threads(), "omp_threads": os.environ.get("OMP_NUM_THREADS", ""),
+        "year_extrapolated_s": wall_s * 365 / N_DAYS,
         "year_extrapolated_cpu_s": cpu_s * 365 / N_DAYS, "peak_rss_mb": peak_mb,
         "build_and_setup_wall_s": t_build[0], "build_and_setup_cpu_s": t_build[1],
     })
     print(f"\nHengelo city ({n_homes} homes, {int(solver.lv_bus_count.sum())} LV buses, {len(solver.plans)} LV grids), "
-          f"{numba.get_num_threads()} numba thread(s): grids + solver built in {t_build[0]:.1f} s "
+          f"{numba.get_num_threads()} numba thread(s) (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '')}): "
+          f"grids + solver built in {t_build[0]:.1f} s "
           f"({t_build[1]:.1f} s CPU); load flow + metrics per day {wall_s / N_DAYS:.3f} s wall, {cpu_s / N_DAYS:.3f} s CPU "
           f"(score {cpu_s / cal_s:.1f} calibration kernels); full year EXTRAPOLATED from {N_DAYS} days: "
           f"{wall_s * 365 / N_DAYS:.0f} s wall (+ build); peak RSS {peak_mb:.0f} MB")
