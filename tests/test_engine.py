@@ -11,6 +11,7 @@ import pytest
 import energy_sim
 from energy_sim.engine import run_scenario
 from energy_sim.scenario import load_scenario
+from twin_runs import twin_runs
 
 SCENARIO = """\
 meta: {name: engine-test}
@@ -101,23 +102,10 @@ policies:
 """
 
 
-def _twin_runs(tmp_path_factory, template: str, prefix: str) -> dict:
-    """Run a scenario template twice, congestion manager off and on (``NAME``/``MANAGED`` placeholders)."""
-    folder = tmp_path_factory.mktemp(prefix)
-    runs = {}
-    for managed in (False, True):
-        name = f"{prefix}-{'on' if managed else 'off'}"
-        path = folder / f"{name}.yaml"
-        path.write_text(template.replace("NAME", name).replace("MANAGED", str(managed).lower()))
-        run_scenario(load_scenario(path), output_dir=folder, progress=False)
-        runs[managed] = energy_sim.open_results(folder / name)
-    return runs
-
-
 @pytest.fixture(scope="module")
 def ev_runs(tmp_path_factory):
     """The same EV-heavy wijk on an undersized transformer, manager off and on."""
-    return _twin_runs(tmp_path_factory, EV_SCENARIO, "ev")
+    return twin_runs(tmp_path_factory, EV_SCENARIO, "ev")
 
 
 def test_ev_energy_is_conserved(ev_runs):
@@ -187,7 +175,7 @@ policies:
 @pytest.fixture(scope="module")
 def pv_runs(tmp_path_factory):
     """160 homes with 9 kWp each on one 0.4 MVA transformer in June, manager off and on (curtailment only)."""
-    return _twin_runs(tmp_path_factory, PV_SCENARIO, "pv")
+    return twin_runs(tmp_path_factory, PV_SCENARIO, "pv")
 
 
 def test_curtailment_takes_off_what_it_logs_and_relieves_the_feed_in_overload(pv_runs):

@@ -8,14 +8,11 @@ manager it peak-shaves to 0.97 x 250 kW from the second day (the first
 cannot be planned: nothing is known yet).
 """
 
-import textwrap
-
 import numpy as np
 import pytest
 
 import energy_sim
-from energy_sim.engine import run_scenario
-from energy_sim.scenario import load_scenario
+from twin_runs import twin_runs
 
 SCENARIO = """\
 meta: {name: NAME}
@@ -35,15 +32,7 @@ policies:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("battery-dispatch")
-    out = {}
-    for managed in (False, True):
-        name = f"battery-{'on' if managed else 'off'}"
-        path = folder / f"{name}.yaml"
-        path.write_text(textwrap.dedent(SCENARIO).replace("NAME", name).replace("MANAGED", str(managed).lower()))
-        run_scenario(load_scenario(path), output_dir=folder, progress=False)
-        out[managed] = energy_sim.open_results(folder / name)
-    return out
+    return twin_runs(tmp_path_factory, SCENARIO, "battery")
 
 
 def _daily_peak(ds):
