@@ -241,29 +241,28 @@ class CongestionManager:
             hp_group_kw = np.hstack([hp_group_kw, np.zeros((len(hp_group_kw), self.n_group - hp_group_kw.shape[1]))])
         self._hp_forecast_kw = hp_group_kw
 
+    @staticmethod
+    def _fill_energy(block_log: list[Intervention], energy_kwh: np.ndarray, names: Sequence[str]) -> list:
+        """Write each item's energy from `energy_kwh` (per name in `names`) [kWh]; return an empty log."""
+        for item in block_log:
+            item.energy_shifted_kwh = float(energy_kwh[list(names).index(item.element)])
+        return []
+
     def record_curtailment(self, curtailed_kwh: np.ndarray) -> None:
         """Fill in the rooftop-PV energy the block's caps curtailed, per group [kWh]."""
-        for item in self._pv_block_log:
-            item.energy_shifted_kwh = float(curtailed_kwh[self.group_names.index(item.element)])
-        self._pv_block_log = []
+        self._pv_block_log = self._fill_energy(self._pv_block_log, curtailed_kwh, self.group_names)
 
     def record_battery(self, shaved_kwh: np.ndarray) -> None:
         """Fill in the energy the instructed batteries discharged above their limit, per group [kWh]."""
-        for item in self._battery_block_log:
-            item.energy_shifted_kwh = float(shaved_kwh[self.group_names.index(item.element)])
-        self._battery_block_log = []
+        self._battery_block_log = self._fill_energy(self._battery_block_log, shaved_kwh, self.group_names)
 
     def record_mv_curtailment(self, curtailed_kwh: np.ndarray) -> None:
         """Fill in the energy the block's feed-in limits curtailed, per MV generator [kWh]."""
-        for item in self._mv_gen_block_log:
-            item.energy_shifted_kwh = float(curtailed_kwh[self.mv_generator_names.index(item.element)])
-        self._mv_gen_block_log = []
+        self._mv_gen_block_log = self._fill_energy(self._mv_gen_block_log, curtailed_kwh, self.mv_generator_names)
 
     def record_heat_pumps(self, held_back_kwh: np.ndarray) -> None:
         """Fill in the heat-pump energy the block's caps held back, per group [kWh]."""
-        for item in self._hp_block_log:
-            item.energy_shifted_kwh = float(held_back_kwh[self.group_names.index(item.element)])
-        self._hp_block_log = []
+        self._hp_block_log = self._fill_energy(self._hp_block_log, held_back_kwh, self.group_names)
 
     def record_block(self, p_kw: np.ndarray, p_unmanaged_kw: np.ndarray) -> None:
         """Fill in the energy the block's interventions shifted, from capped and uncapped power [kW]."""
@@ -282,9 +281,14 @@ class CongestionManager:
         np.add.at(out.T, self.group_of_column, ev_kw.T)
         return out
 
-    def _group_max_loading(self, ev_kw: np.ndarray) -> np.ndarray:
+    def _loading(self, ev_kw: np.ndarray, *solve_args) -> np.ndarray:
+        """Loading of every element for the forecast with `ev_kw` (and the measures' `solve_args`) [%]."""
         self.solves += 1
-        loading = np.asarray(self.solve(self._forecast, ev_kw), dtype=float)
+        return np.asarray(self.solve(self._forecast, ev_kw, *solve_args), dtype=float)
+
+    def _group_max_loading(self, ev_kw: np.ndarray, *solve_args) -> np.ndarray:
+        """Highest loading of each group's elements [n_step, n_group] [%] (see `_loading`)."""
+        loading = self._loading(ev_kw, *solve_args)
         out = np.full((len(loading), self.n_group), -np.inf)
         np.maximum.at(out.T, self._pair_group, loading[:, self._pair_element].T)
         return out
@@ -377,11 +381,7 @@ class CongestionManager:
         from energy_sim.events.heat_pump_flex import HEAT_PUMP_FLEX_MAX_FRAC
 
         def loading_with(delta_kw):
-            self.solves += 1
-            loading = np.asarray(self.solve(self._forecast, ev_plan, delta_kw), dtype=float)
-            out = np.full((len(loading), self.n_group), -np.inf)
-            np.maximum.at(out.T, self._pair_group, loading[:, self._pair_element].T)
-            return out
+            return self._group_max_loading(ev_plan, delta_kw)
 
         limit = HEAT_PUMP_FLEX_MAX_FRAC * np.where(over, hp, 0.0)
         l_base = l_plan
@@ -444,11 +444,7 @@ class CongestionManager:
         env_g = np.repeat(envelope[:, None], self.n_group, axis=1)
 
         def loading_with(pv_kw_per_kwp):
-            self.solves += 1
-            loading = np.asarray(self.solve(self._forecast, ev_plan, None, pv_kw_per_kwp), dtype=float)
-            out = np.full((len(loading), self.n_group), -np.inf)
-            np.maximum.at(out.T, self._pair_group, loading[:, self._pair_element].T)
-            return out
+            return self._group_max_loading(ev_plan, None, pv_kw_per_kwp)
 
         hi = env_g.copy()
         l_hi = loading_with(hi)
@@ -521,9 +517,7 @@ class CongestionManager:
         target = self.target_loading_pct
 
         def mv_loading(gen_mw):
-            self.solves += 1
-            loading = np.asarray(self.solve(self._forecast, ev_plan, None, None, gen_mw), dtype=float)
-            return loading[:, self._mv_elements].max(axis=1)
+            return self._loading(ev_plan, None, None, gen_mw)[:, self._mv_elements].max(axis=1)
 
         l_env = mv_loading(envelope)
         l_low = mv_loading(0.6 * envelope)
