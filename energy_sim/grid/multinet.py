@@ -200,6 +200,21 @@ def _add_source(array, c0, mc, rows, cols, weights, s_re, s_im):  # pragma: no c
             s_im[r, c] += wi * x
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _sparse_row_current(acc_re, acc_im, const, lo, hi, rows, ys, vr_, vi_, mc):  # pragma: no cover - compiled
+    """``acc = const + sum_k ys[k] * v[rows[k]]`` for entries ``lo .. hi-1``, over the first `mc` columns."""
+    for c in range(mc):
+        acc_re[c] = const.real
+        acc_im[c] = const.imag
+    for k in range(lo, hi):
+        r = rows[k]
+        yr = ys[k].real
+        yi = ys[k].imag
+        for c in range(mc):
+            acc_re[c] += yr * vr_[r, c] - yi * vi_[r, c]
+            acc_im[c] += yr * vi_[r, c] + yi * vr_[r, c]
+
+
 @numba.njit(cache=True, parallel=True, error_model="numpy")
 def _solve_grids(row_ptr, l_ptr, l_indptr, l_indices, l_data, u_ptr, u_indptr, u_indices, u_data, u_inv, i_slack,
                  v0, s_const, s_direct, source_address, source_is_f32, source_cols, inj_ptr, inj_row, inj_col,
@@ -298,16 +313,8 @@ def _solve_grids(row_ptr, l_ptr, l_indptr, l_indices, l_data, u_ptr, u_indptr, u
                 for c in range(mc):
                     loading_out[c0 + c, col] = 0.0
                 for e in range(2 * b, 2 * b + 2):
-                    for c in range(mc):
-                        acc_re[c] = end_const[e].real
-                        acc_im[c] = end_const[e].imag
-                    for k in range(end_ptr[e], end_ptr[e + 1]):
-                        r = end_row[k]
-                        yr = end_y[k].real
-                        yi = end_y[k].imag
-                        for c in range(mc):
-                            acc_re[c] += yr * vr_[r, c] - yi * vi_[r, c]
-                            acc_im[c] += yr * vi_[r, c] + yi * vr_[r, c]
+                    _sparse_row_current(acc_re, acc_im, end_const[e], end_ptr[e], end_ptr[e + 1], end_row, end_y,
+                                        vr_, vi_, mc)
                     scale = end_scale[e]
                     for c in range(mc):
                         x = np.sqrt(acc_re[c] * acc_re[c] + acc_im[c] * acc_im[c]) * scale
@@ -320,16 +327,8 @@ def _solve_grids(row_ptr, l_ptr, l_indptr, l_indices, l_data, u_ptr, u_indptr, u
             for c in range(mc):
                 infeed_out[c0 + c, g] = 0.0
             for e in range(ref_ptr[g], ref_ptr[g + 1]):
-                for c in range(mc):
-                    acc_re[c] = ref_const[e].real
-                    acc_im[c] = ref_const[e].imag
-                for k in range(ref_row_ptr[e], ref_row_ptr[e + 1]):
-                    r = ref_row[k]
-                    yr = ref_y[k].real
-                    yi = ref_y[k].imag
-                    for c in range(mc):
-                        acc_re[c] += yr * vr_[r, c] - yi * vi_[r, c]
-                        acc_im[c] += yr * vi_[r, c] + yi * vr_[r, c]
+                _sparse_row_current(acc_re, acc_im, ref_const[e], ref_row_ptr[e], ref_row_ptr[e + 1], ref_row, ref_y,
+                                    vr_, vi_, mc)
                 vr = ref_v[e].real
                 vi = ref_v[e].imag
                 so = ref_s_other[e]
