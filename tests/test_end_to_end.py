@@ -139,13 +139,16 @@ def test_round_trip_of_the_results_file(two_runs, tmp_path):
     xr.testing.assert_identical(ds, again)
 
 
-def test_given_grids_are_refused_clearly_until_supported(tmp_path):
-    scenario = tmp_path / "given.yaml"
-    scenario.write_text(SMOKE.read_text().replace("name: smoke", "name: given").replace(
-        "  source: generated", "  source: simbench\n  simbench_code: 1-LV-urban6--0-sw"))
+@pytest.mark.parametrize("grid_lines, message", [
+    ("  source: simbench\n  simbench_code: 1-LV-urban6--0-sw", "grid.source 'simbench'"),  # given grids, not yet run
+    ("  source: generated\n  solver: pandapower", "grid.solver 'pandapower'"),  # one runpp per step: refused
+])
+def test_grid_settings_runs_do_not_support_are_refused_clearly(tmp_path, grid_lines, message):
+    scenario = tmp_path / "refused.yaml"
+    scenario.write_text(SMOKE.read_text().replace("name: smoke", "name: refused").replace("  source: generated", grid_lines))
     done = cli("run", str(scenario), "--output-dir", str(tmp_path / "out"), cwd=tmp_path)
     assert done.returncode == 2
-    assert "grid.source 'simbench'" in done.stderr and "Traceback" not in done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
 
 
 def test_csv_output_format_writes_the_exports(tmp_path):
@@ -157,12 +160,3 @@ def test_csv_output_format_writes_the_exports(tmp_path):
     assert done.returncode == 0, done.stderr
     table = (tmp_path / "out" / "with-csv" / "csv" / "wijk_summary.csv").read_text()
     assert "WK016405" in table
-
-
-def test_pandapower_solver_is_refused_clearly_in_runs(tmp_path):
-    scenario = tmp_path / "pp.yaml"
-    scenario.write_text(SMOKE.read_text().replace("name: smoke", "name: pp").replace(
-        "  source: generated", "  source: generated\n  solver: pandapower"))
-    done = cli("run", str(scenario), "--output-dir", str(tmp_path / "out"), cwd=tmp_path)
-    assert done.returncode == 2
-    assert "grid.solver 'pandapower'" in done.stderr and "Traceback" not in done.stderr
