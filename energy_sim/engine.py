@@ -15,6 +15,7 @@ of the others.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ from energy_sim.results.store import ResultsWriter, open_results
 from energy_sim.results.summary import RunSummary, summarise
 from energy_sim.scenario import Scenario, load_scenario, scenario_hash
 from energy_sim.scenario.schema import GridSource, LoadFlowSolver, ManagerForecast, Measure, OutputFormat, WeatherSource
+from energy_sim.timing import StageClock
 
 # random streams (see module docstring)
 STREAM_GRID = 1
@@ -117,12 +119,16 @@ class RunOutcome:
     summary: RunSummary
     wall_time_s: float
     notes: list[str] = field(default_factory=list)
+    #: wall and CPU seconds per stage of the run
+    stages: StageClock | None = None
 
     def summary_text(self) -> str:
-        return self.summary.text(self.results_path, self.wall_time_s, self.notes)
+        text = self.summary.text(self.results_path, self.wall_time_s, self.notes)
+        return text if self.stages is None else f"{text}\nTime per stage: {self.stages.text()}"
 
     def summary_json(self) -> dict:
-        return self.summary.as_json(self.results_path, self.wall_time_s, self.notes)
+        summary = self.summary.as_json(self.results_path, self.wall_time_s, self.notes)
+        return summary if self.stages is None else {**summary, "stage_time_s": self.stages.as_dict()}
 
 
 def run_scenario_file(path: str | Path, *, output_dir: Path | None = None, progress: bool = True) -> RunOutcome:
@@ -427,6 +433,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
     from tqdm import tqdm
 
     started = time.perf_counter()
+    clock = StageClock()
     seed = scenario.seed
     time_utc = horizon_index(scenario)
     dt_h = scenario.horizon.dt_h
@@ -457,6 +464,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
 
     stage(f"weather for {len(time_utc)} steps")
     weather = load_weather(scenario, time_utc)
+    clock.lap("weather")
     stage(f"building the grids of {len(wijken)} wijk(en)")
     lv_conns, mv_conns = _grid_connections(scenario, [w.code for w in wijken])
     g = scenario.grid
@@ -479,6 +487,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
             notes.append(f"wijk {w.code}: heat networks connect {on_heat_network[w.code]} dwellings but the wijk "
                          f"has {len(homes[w.code].ids)}; all its homes are on heat and their demand is simulated in full")
 
+    clock.lap("grid build")
     stage(f"grids built ({city.n_buses:,} buses); preparing the load flow and the profiles")
     mv_ids, mv_categories, mv_power_mw = _mv_generation_mw(scenario, weather, time_utc, [w.code for w in wijken])
     mv_wijk = {c.connection_id: c.wijk_code for c in mv_conns}
@@ -601,6 +610,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
     }
     writer = ResultsWriter(run_dir, attrs)
     starts = range(0, len(time_utc), block_steps)
+    clock.lap("setup (load flow, assets, events)")
     try:
         for b, i0 in enumerate(tqdm(starts, desc=f"{scenario.meta.name}: load flow", unit="block",
                                     disable=not progress, leave=False)):
@@ -625,6 +635,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                 extra[code] = np.zeros((i1 - i0, len(extra_ids[code])))
                 category_mw[:, k, CATEGORIES.index("household")] = load.sum(axis=1) / 1000.0
                 category_mw[:, k, CATEGORIES.index("rooftop_pv")] = -pv[code].sum(axis=1) / 1000.0
+            clock.lap("profiles")
             if ev is not None:
                 # the manager's forecast for the next block: this block's load before EVs (and batteries)
                 base_p, base_extra = ({c: a.copy() for c, a in home_p.items()},
@@ -649,6 +660,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                     ev.simulation.manager.record_curtailment(curtailed_kwh)
                 for k, code in enumerate(wijk_codes):
                     category_mw[:, k, CATEGORIES.index("ev")] = ev_kw[code] / 1000.0
+            clock.lap("events and congestion manager")
             gen_mw = mv_power_mw[i0:i1]  # MV solar fields and wind, after the manager's feed-in limits
             if ev is not None and curtail and mv_ids:
                 gen_caps = ev.simulation.manager.mv_gen_caps_mw
@@ -669,8 +681,10 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                 ev.simulation.manager.record_battery(shaved_kwh)
             category_mw[:, :, CATEGORIES.index("heat_network")] = heat_mw
             category_mw[:, :, CATEGORIES.index("battery")] = battery_mw
+            clock.lap("heat networks and batteries")
             grid = _solve_block(solver, outages, i0 * dt_h * 3600.0, dt_h,
                                 home_p, home_q, pv, extra, gen_mw, t, mv_load_p_mw=mv_load_mw)
+            clock.lap("load flow + metrics")
             if ev is not None and manage:
                 if manager.forecast is ManagerForecast.weather and i1 + (i1 - i0) <= len(time_utc):
                     # day-ahead: the next block's heat pumps at a forecast temperature, the rest as today
@@ -692,6 +706,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                                       pv_per_kwp[i0:i1] if curtail else None,
                                       mv_power_mw[i0:i1] if curtail else None)
 
+            clock.lap("events and congestion manager")
             trafo_loading = np.hstack([grid.trafo_loading_pct, grid.station_trafo_loading_pct])
             line_loading = np.hstack([grid.feeder_loading_pct, grid.mv_line_loading_pct])
             trafo_acc.add(trafo_loading, t)
@@ -701,10 +716,12 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
             bus_violation_steps += grid.bus_violation_steps
             e_mwh += category_mw.sum(axis=0) * dt_h
             not_converged += grid.not_converged
+            clock.lap("load flow + metrics")
             writer.write_block(b, block_dataset(
                 t, wijk_codes, trafo_table, line_table, trafo_loading, line_loading,
                 grid.wijk_vm_min_pu, grid.wijk_vm_max_pu, category_mw,
             ))
+            clock.lap("results")
     except BaseException as exc:
         writer.fail(f"{type(exc).__name__}: {exc}")
         if isinstance(exc, (KeyboardInterrupt, RunError)):
@@ -744,6 +761,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
         "not_converged_steps": len(not_converged),
         "not_converged_detail": "\n".join(not_converged[:200]),
         "notes": "\n".join(notes),
+        "stage_time_s": json.dumps(clock.as_dict()),
     }
     stage("writing results")
     results_path = writer.finish(horizon, extra_attrs)
@@ -752,4 +770,5 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
         stage("writing CSV exports")
         export_csv(results, run_dir / "csv")
     summary = summarise(results)
-    return RunOutcome(scenario, run_dir, results_path, summary, wall_time_s, notes)
+    clock.lap("results")
+    return RunOutcome(scenario, run_dir, results_path, summary, time.perf_counter() - started, notes, clock)

@@ -95,6 +95,11 @@ def test_json_summary(tmp_path):
     summary = json.loads(done.stdout)
     (wijk,) = summary["wijken"]
     assert wijk["code"] == "WK016405" and wijk["homes"] == 350
+    # time per stage: laps of one clock, so the stages add up to the run's wall time
+    stages = summary["stage_time_s"]
+    assert {"grid build", "profiles", "events and congestion manager", "load flow + metrics", "results"} <= set(stages)
+    assert sum(s["wall_s"] for s in stages.values()) == pytest.approx(summary["wall_time_s"], abs=0.05)
+    assert all(s["wall_s"] >= 0 and s["cpu_s"] >= 0 for s in stages.values())
 
 
 def test_invalid_scenario_is_not_run(tmp_path):
