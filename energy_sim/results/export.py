@@ -18,7 +18,12 @@ numbers written at full precision so they equal the Dataset's values):
     congestion events, start and end in UTC and in the scenario's time zone;
 ``wijk_timeseries.csv``
     per step and wijk: most loaded MV/LV transformer and LV feeder [%],
-    lowest and highest voltage [pu], net demand [MW].
+    lowest and highest voltage [pu], net demand [MW];
+``heat_networks.csv``, ``batteries.csv``, ``outages.csv``
+    when the run has them: per heat network its heat balance, and heat and
+    electricity per source [MWh]; per battery its rating, energy charged and
+    discharged and final state of charge; per outage the element, when (UTC
+    and local) and the energy not served and production lost [MWh].
 """
 
 from __future__ import annotations
@@ -158,6 +163,36 @@ def wijk_timeseries_table(ds: xr.Dataset) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def dimension_table(ds: xr.Dataset, dim: str) -> pd.DataFrame:
+    """Every variable along `dim` alone as a column, one row per entry (the ``dim_`` prefix dropped).
+
+    Variables along ``(dim, other)`` become one column per entry of
+    ``other``, named ``<variable>_<entry>`` (e.g. ``heat_mwh_residual_heat_pump``).
+    Time stamps (stored in UTC) get a ``_utc`` column and a ``_local`` one in
+    the run's time zone.
+    """
+    tz = ds.attrs.get("time_zone", "Europe/Amsterdam")
+    columns: dict[str, object] = {dim: ds[dim].values.astype(str)}
+    for name in [*ds.coords, *ds.data_vars]:  # labels first, then results
+        var = ds.variables[name]
+        if name == dim or not var.dims or var.dims[0] != dim or len(var.dims) > 2:
+            continue
+        label = name[len(dim) + 1:] if name.startswith(f"{dim}_") else name
+        if len(var.dims) == 2:
+            for j, entry in enumerate(ds[var.dims[1]].values.astype(str)):
+                columns[f"{label}_{entry}"] = var.values[:, j]
+        elif np.issubdtype(var.dtype, np.datetime64):
+            utc = pd.DatetimeIndex(var.values).tz_localize("UTC")
+            columns[f"{label}_utc"], columns[f"{label}_local"] = utc, utc.tz_convert(tz)
+        else:
+            columns[label] = var.values.astype(str) if var.dtype.kind in "US" else var.values
+    return pd.DataFrame(columns)
+
+
+#: Tables of the assets a run may have: CSV file name and dimension.
+ASSET_TABLES = {"heat_networks.csv": "heat_network", "batteries.csv": "battery", "outages.csv": "outage"}
+
+
 def _iso(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for column in out.columns:
@@ -195,6 +230,7 @@ def export_csv(results: xr.Dataset, directory: str | Path) -> list[Path]:
         "buses.csv": bus_table(results),
         "events.csv": events_table(results),
         "wijk_timeseries.csv": wijk_timeseries_table(results),
+        **{name: dimension_table(results, dim) for name, dim in ASSET_TABLES.items() if dim in results.dims},
     }
     written = []
     for name, table in tables.items():

@@ -27,6 +27,7 @@ import xarray as xr
 from energy_sim.results import plots
 from energy_sim.results.export import (
     NOT_SIMULATED,
+    dimension_table,
     events_table,
     extra_wijk_results,
     future_results_status,
@@ -233,6 +234,56 @@ def _interventions_section(ds: xr.Dataset) -> str:
     return intro + f'<div class="scroll">{_table(header, rows, "interventions-table")}</div>'
 
 
+def _heat_and_batteries_section(ds: xr.Dataset) -> str:
+    """Heat balance per heat network and the energy through each battery (empty when the run has neither)."""
+    parts = []
+    if ds.sizes.get("heat_network", 0):
+        hn = dimension_table(ds, "heat_network")
+        sources = [str(s) for s in ds.heat_source.values]
+        header = ([("heat network", True), ("wijk", True), ("dwellings", False), ("heat delivered [MWh]", False)]
+                  + [(f"heat from {s.replace('_', ' ')} [MWh]", False) for s in sources]
+                  + [("unserved heat [MWh]", False), ("gas [MWh]", False), ("electricity [MWh]", False)])
+        rows = [f'<tr><td class="text">{_e(h.heat_network)}</td><td class="text">{_e(h.wijk)}</td>'
+                f'{_num(float(h.dwellings), 0)}{_num(h.demand_mwh, 1)}'
+                + "".join(_num(h[f"heat_mwh_{s}"], 1) for s in sources)
+                + f'{_num(h.unserved_mwh, 2, over=0.0)}{_num(h.gas_mwh, 1)}{_num(h.electricity_mwh, 1)}</tr>'
+                for _, h in hn.iterrows()]
+        parts.append('<p class="lead">Heat networks: heat delivered to the connected dwellings by source in merit '
+                     'order, the gas of the peak boilers and the electricity the plant draws from the MV grid.</p>'
+                     + _table(header, rows, "heat-networks-table"))
+    if ds.sizes.get("battery", 0):
+        bt = dimension_table(ds, "battery")
+        header = [("battery", True), ("wijk", True), ("level", True), ("dispatch", True), ("power [MW]", False),
+                  ("energy [MWh]", False), ("charged [MWh]", False), ("discharged [MWh]", False),
+                  ("state of charge at the end", False)]
+        rows = [f'<tr><td class="text">{_e(b.battery)}</td><td class="text">{_e(b.wijk)}</td>'
+                f'<td class="text">{_e(b.level)}</td><td class="text">{_e(b.dispatch)}</td>{_num(b.p_mw, 2)}'
+                f'{_num(b.e_mwh, 2)}{_num(b.charged_mwh, 2)}{_num(b.discharged_mwh, 2)}{_num(100 * b.soc_end_frac, 0, unit=" %")}</tr>'
+                for b in bt.itertuples(index=False)]
+        parts.append('<p class="lead">Batteries: energy drawn from and fed to the grid over the horizon.</p>'
+                     + _table(header, rows, "batteries-table"))
+    return "".join(parts)
+
+
+def _outages_section(ds: xr.Dataset) -> str:
+    """The outages applied in the run with the energy they left unserved."""
+    n = ds.sizes.get("outage", 0)
+    if not n:
+        return '<p id="outages-none">No outages were simulated in this run (the scenario has no <code>outages</code> section, or no random outage fell in the horizon).</p>'
+    table = dimension_table(ds, "outage").sort_values("start_utc", kind="stable")
+    header = [("outage", True), ("element", True), ("kind", True), ("wijk", True), ("origin", True), ("from", True),
+              ("until", True), ("energy not served [MWh]", False), ("production lost [MWh]", False)]
+    rows = [f'<tr><td class="text">{_e(o.name)}</td><td class="text">{_e(o.element)}</td>'
+            f'<td class="text">{_e(o.kind.replace("_", " "))}</td><td class="text">{_e(o.wijk)}</td>'
+            f'<td class="text">{_e(o.origin)}</td><td class="text">{o.start_local:%a %d %b %Y %H:%M}</td>'
+            f'<td class="text">{o.end_local:%a %d %b %Y %H:%M}</td>{_num(o.energy_not_served_mwh, 3, over=0.0)}'
+            f'{_num(o.production_lost_mwh, 3)}</tr>' for o in table.head(MAX_EVENT_ROWS).itertuples(index=False)]
+    total = float(table.energy_not_served_mwh.sum())
+    intro = (f"<p>{n} outage(s) in the horizon left {total:,.3f} MWh of consumption without supply"
+             f"{f'; the first {MAX_EVENT_ROWS} are shown' if n > MAX_EVENT_ROWS else ''}.</p>")
+    return intro + f'<div class="scroll">{_table(header, rows, "outages-table")}</div>'
+
+
 def _energy_section(ds: xr.Dataset) -> str:
     categories = [str(c) for c in ds.category.values]
     e = ds.wijk_e_mwh.values
@@ -335,6 +386,7 @@ def render_report(results: xr.Dataset, *, title: str | None = None) -> str:
                 "generation below — with the net demand the grid carries, and the loading of the wijk's most loaded "
                 "MV/LV transformer underneath."),
     ])
+    assets = _heat_and_batteries_section(ds)
     body = f"""
 <header><h1>{_e(title)}</h1>
 <p>{_e(a.get('scenario_name'))} · {start:%d %b %Y} – {end:%d %b %Y} ({_e(tz)}) · {ds.sizes['wijk']} wijk(en),
@@ -353,6 +405,8 @@ def render_report(results: xr.Dataset, *, title: str | None = None) -> str:
 <section id="events"><h2>Congestion events</h2>{_events_section(ds)}</section>
 <section id="interventions"><h2>Congestion management</h2>{_interventions_section(ds)}</section>
 <section id="energy"><h2>Energy by category</h2>{_energy_section(ds)}</section>
+{f'<section id="heat-and-batteries"><h2>Heat networks and batteries</h2>{assets}</section>' if assets else ""}
+<section id="outages"><h2>Outages</h2>{_outages_section(ds)}</section>
 <section id="assumptions"><h2>Scenario, assumptions and notes</h2>{_meta_section(ds)}</section>
 </main>
 <footer>Made by energy_sim {_e(a.get('energy_sim_version'))} from results of scenario {_e(a.get('scenario_name'))}

@@ -53,3 +53,25 @@ def chromium() -> Path:
         pytest.fail("Chromium is not installed (looked for /usr/bin/chromium and `chromium` on PATH); run `make test`, "
                     "which installs it as root, or `apt-get install -y chromium`")
     return found
+
+
+@pytest.fixture(scope="session")
+def assets_run(tmp_path_factory) -> Path:
+    """Two smoke days with a heat network, an LV and an MV battery and a planned transformer outage."""
+    folder = tmp_path_factory.mktemp("smoke-assets")
+    base = ROOT / "tests" / "scenarios" / "smoke-heat-battery.yaml"
+    (folder / "smoke-assets.yaml").write_text(f"""\
+extends: {base}
+meta: {{name: smoke-assets}}
+horizon: {{start: 2025-01-06, end: 2025-01-08}}
+outages:
+  planned:
+    - {{name: onderhoud MSR01, kind: mv_lv_transformer, element: WK016405/MSR01,
+       start: 2025-01-06 08:00, end: 2025-01-06 12:00}}
+""")
+    return run_scenario(load_scenario(folder / "smoke-assets.yaml"), output_dir=folder / "out", progress=False).run_dir
+
+
+@pytest.fixture(scope="session")
+def assets_ds(assets_run):
+    return energy_sim.open_results(assets_run)

@@ -26,7 +26,7 @@ def exported(smoke_run, tmp_path_factory):
     assert done.returncode == 0, done.stderr
     files = [Path(f) for f in json.loads(done.stdout)["files"]]
     assert {f.name for f in files} == {"wijk_summary.csv", "wijk_energy_mwh.csv", "trafos.csv", "lines.csv",
-                                       "buses.csv", "events.csv", "wijk_timeseries.csv", "memo.md"}
+                                       "buses.csv", "events.csv", "wijk_timeseries.csv", "outages.csv", "memo.md"}
     return folder
 
 
