@@ -217,3 +217,33 @@ def measure(
         threads=os.environ.get("OMP_NUM_THREADS", ""),
     )
     return result
+
+
+def pandapower_run_timeseries(net, profiles: dict[tuple[str, str], np.ndarray], n_step: int) -> dict[str, Any]:
+    """The anchor: pandapower's own ``run_timeseries`` on a copy of `net` for the first `n_step` steps.
+
+    `profiles` maps ``(element, column)`` (e.g. ``("load", "p_mw")``) to an
+    ``[n_step_or_more, n_element]`` array in the order of ``net[element].index``;
+    each drives one ``ConstControl``. Bus voltages, line and transformer
+    loadings are logged, as our solvers compute them. Returns the output
+    writer's results (``"res_bus.vm_pu"`` ...).
+    """
+    import copy
+
+    import pandas as pd
+    import pandapower.control as control
+    import pandapower.timeseries as ts
+
+    net = copy.deepcopy(net)
+    for (element, column), values in profiles.items():
+        values = np.asarray(values)
+        if values.shape[1] == 0:
+            continue
+        data = ts.DFData(pd.DataFrame(values[:n_step], columns=net[element].index))
+        control.ConstControl(net, element=element, variable=column, element_index=net[element].index,
+                             data_source=data, profile_name=net[element].index)
+    writer = ts.OutputWriter(net, time_steps=range(n_step), output_path=None, log_variables=[])
+    for table, variable in (("res_bus", "vm_pu"), ("res_line", "loading_percent"), ("res_trafo", "loading_percent")):
+        writer.log_variable(table, variable)
+    ts.run_timeseries(net, time_steps=range(n_step), verbose=False)
+    return writer.output

@@ -21,13 +21,12 @@ on the same grid.
 
 from __future__ import annotations
 
-import copy
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from harness import measure
+from harness import measure, pandapower_run_timeseries
 from energy_sim.grid.build import build_lv_grid
 from energy_sim.grid.loadflow import BatchedLoadFlow
 from energy_sim.grid.pgm_backend import PgmLoadFlow
@@ -69,21 +68,9 @@ def hengelo_case():
 
 
 def _run_timeseries(net, load_p, load_q, sgen_p):
-    import pandapower.control as control
-    import pandapower.timeseries as ts
-
-    net = copy.deepcopy(net)
     n_step = load_p.shape[0]
-    for element, column, values in (("load", "p_mw", load_p), ("load", "q_mvar", load_q), ("sgen", "p_mw", sgen_p)):
-        data = ts.DFData(pd.DataFrame(values, columns=net[element].index))
-        control.ConstControl(net, element=element, variable=column, element_index=net[element].index,
-                             data_source=data, profile_name=net[element].index)
-    writer = ts.OutputWriter(net, time_steps=range(n_step), output_path=None, log_variables=[])
-    writer.log_variable("res_bus", "vm_pu")
-    writer.log_variable("res_line", "loading_percent")
-    writer.log_variable("res_trafo", "loading_percent")
-    ts.run_timeseries(net, time_steps=range(n_step), verbose=False)
-    return writer.output["res_bus.vm_pu"]
+    return pandapower_run_timeseries(
+        net, {("load", "p_mw"): load_p, ("load", "q_mvar"): load_q, ("sgen", "p_mw"): sgen_p}, n_step)["res_bus.vm_pu"]
 
 
 # ----------------------------------------------------------------------------- SimBench LV, a year

@@ -11,12 +11,10 @@ i.e. single-threaded). pandapower's ``run_timeseries`` is run on a slice of
 Targets (task brief): >= 100x faster than run_timeseries, no slower than PGM.
 """
 
-import time
-
 import numpy as np
-import pandas as pd
 import pytest
 import simbench
+from harness import pandapower_run_timeseries
 
 from energy_sim.grid.loadflow import BatchedLoadFlow
 from energy_sim.grid.pgm_backend import PgmLoadFlow
@@ -59,31 +57,15 @@ def test_power_grid_model_year(benchmark, grid):
     _SECONDS["pgm"] = benchmark.stats.stats.min
 
 
-def _run_timeseries_slice(net, prof, n_step):
-    import pandapower.control as control
-    import pandapower.timeseries as ts
-
-    for (element, column), df in prof.items():
-        if df.shape[1] == 0 or element not in ("load", "sgen") or column not in ("p_mw", "q_mvar"):
-            continue
-        data = ts.DFData(pd.DataFrame(df.to_numpy()[:n_step], columns=net[element].index))
-        control.ConstControl(net, element=element, variable=column, element_index=net[element].index,
-                             data_source=data, profile_name=net[element].index)
-    writer = ts.OutputWriter(net, time_steps=range(n_step), output_path=None, log_variables=[])
-    writer.log_variable("res_bus", "vm_pu")
-    writer.log_variable("res_line", "loading_percent")
-    writer.log_variable("res_trafo", "loading_percent")
-    ts.run_timeseries(net, time_steps=range(n_step), verbose=False)
-    return writer
-
-
 def test_pandapower_run_timeseries_slice_extrapolated(benchmark, grid):
     net, prof = grid
     n_year = prof[("load", "p_mw")].shape[0]
 
     def run():
-        import copy
-        return _run_timeseries_slice(copy.deepcopy(net), prof, N_SLICE_TIMESERIES)
+        # SimBench profiles of loads and generators; storage and other columns are not driven
+        driven = {(element, column): df.to_numpy() for (element, column), df in prof.items()
+                  if element in ("load", "sgen") and column in ("p_mw", "q_mvar")}
+        return pandapower_run_timeseries(net, driven, N_SLICE_TIMESERIES)
 
     benchmark.pedantic(run, rounds=1, iterations=1, warmup_rounds=0)
     t_slice = benchmark.stats.stats.min
