@@ -33,6 +33,7 @@ from energy_sim.grid.build import (
     LvConnection,
     LvGridParameters,
     MvConnection,
+    StationSite,
     WijkSpec,
     build_city_grid,
 )
@@ -473,6 +474,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
         tuple(WijkSpec(w.code, w.name, w.dwellings, w.lon_deg, w.lat_deg) for w in wijken),
         rng=np.random.default_rng([seed, STREAM_GRID]), lv_params=lv_params,
         lv_connections=tuple(lv_conns), mv_connections=tuple(mv_conns),
+        stations=[StationSite(s.name, s.lon_deg, s.lat_deg) for s in g.stations] or None,
     )
 
     homes: dict[str, WijkHomes] = {}

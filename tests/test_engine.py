@@ -192,3 +192,19 @@ def test_curtailment_takes_off_what_it_logs_and_relieves_the_feed_in_overload(pv
     # from the second day (the first is unforeseen) the transformer stays near its rating
     loading = on.trafo_loading_pct.sel(trafo=on.trafo_level == "mv/lv").max("trafo").to_series()
     assert loading["2025-06-17":].max() < 0.8 * peak(off)
+
+
+def test_stations_in_the_scenario_feed_the_substations_nearest_to_them(tmp_path):
+    # Woolde's substations lie within ~1 km of its centre: all of them go to "Woolde" at the centre, none to
+    # "Ver weg" ~11 km to the east (0.16 deg of longitude at 52.3 N), whose transformers carry only no-load current
+    path = tmp_path / "s.yaml"
+    path.write_text(textwrap.dedent(SCENARIO).replace("horizon: {start: 2025-06-20, end: 2025-06-23}",
+                                                      "horizon: {start: 2025-06-22, end: 2025-06-23}")
+                    + "grid:\n  stations:\n    - {name: Woolde, lon_deg: 6.7721, lat_deg: 52.2810}\n"
+                      "    - {name: Ver weg, lon_deg: 6.9321, lat_deg: 52.2810}\n")
+    run_scenario(load_scenario(path), output_dir=tmp_path / "out", progress=False)
+    ds = energy_sim.open_results(tmp_path / "out" / "engine-test")
+    station = ds.trafo_peak_loading_pct.where(ds.trafo_level == "hv/mv", drop=True)
+    assert sorted(station.trafo.values.tolist()) == ["Ver weg 110/10 kV", "Woolde 110/10 kV"]
+    assert float(station.sel(trafo="Woolde 110/10 kV")) > 1.0  # homes, a 2 MWp field, a turbine and a depot
+    assert float(station.sel(trafo="Ver weg 110/10 kV")) < 0.5

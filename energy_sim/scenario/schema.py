@@ -187,6 +187,44 @@ class LoadFlowSolver(StrEnum):
     pandapower = "pandapower"
 
 
+#: A 110/10 kV station further than this from every wijk centre is a mistake
+#: (swapped coordinates, another city's station) [km]. Hengelo's wijk
+#: centres lie within ~5 km of each other; 30 km leaves room for a rural
+#: municipality fed from a neighbouring town.
+MAX_STATION_DISTANCE_KM = 30.0
+
+
+def _distance_km(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Great-circle distance on a 6,371 km sphere (haversine) [km]."""
+    import math
+
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(a))
+
+
+class Station(StrictModel):
+    """A 110/10 kV station (HV/MV substation) that feeds the generated 10 kV network."""
+
+    name: str = Field(min_length=1, max_length=80, description="Station name, e.g. 'Hengelo Weideweg'.")
+    lon_deg: float = Field(ge=-180, le=180, description="Longitude [deg, WGS84].")
+    lat_deg: float = Field(ge=-90, le=90, description="Latitude [deg, WGS84].")
+
+    @model_validator(mode="after")
+    def _near_the_wijken(self, info: ValidationInfo) -> "Station":
+        centres = (info.context or {}).get("wijk_centres") or []
+        if centres:
+            nearest_km = min(_distance_km(self.lon_deg, self.lat_deg, lon, lat) for lon, lat in centres)
+            if nearest_km > MAX_STATION_DISTANCE_KM:
+                raise PydanticCustomError(
+                    "station_far",
+                    "lies {km:.0f} km from the nearest wijk centre (more than {limit:.0f} km); "
+                    "are lon_deg and lat_deg swapped?",
+                    {"km": nearest_km, "limit": MAX_STATION_DISTANCE_KM},
+                )
+        return self
+
+
 class Grid(StrictModel):
     source: GridSource = Field(GridSource.generated)
     path: str | None = Field(None, description="pandapower JSON file (source pandapower_json), relative to the scenario.")
@@ -199,6 +237,11 @@ class Grid(StrictModel):
         (0.90, 1.10), description="Allowed voltage band (EN 50160: +/-10 % of nominal)."
     )
     solver: LoadFlowSolver = Field(LoadFlowSolver.batched, description="batched: our vectorised solver; pandapower: runpp per step.")
+    stations: list[Station] = Field(
+        default_factory=list, max_length=20,
+        description="110/10 kV stations of the generated 10 kV network; each MV/LV substation is fed from the "
+                    "nearest. Empty: one station at the mean position of the substations (a placeholder).",
+    )
 
     @field_validator("voltage_band_pu")
     @classmethod

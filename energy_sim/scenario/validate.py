@@ -91,9 +91,12 @@ def _context(data: Any) -> dict[str, Any]:
     horizon = data.get("horizon") if isinstance(data, dict) else None
     zone = horizon.get("timezone") if isinstance(horizon, dict) else None
     catalogue = catalogue_names()
+    centres = [(w["lon_deg"], w["lat_deg"]) for w in wijken or [] if isinstance(w, dict)
+               and all(isinstance(w.get(k), (int, float)) and not isinstance(w.get(k), bool) for k in ("lon_deg", "lat_deg"))]
     return {
         **catalogue,
         "wijk_codes": codes,
+        "wijk_centres": centres,
         **_substation_names(data, catalogue),
         "wind_turbine_names": _asset_names(assets, "wind_turbines"),
         "solar_field_names": _asset_names(assets, "solar_fields"),
@@ -193,6 +196,9 @@ def _duplicate_names(located: Located, shown: str) -> list[Problem]:
                 seen[item[key]] = here
 
     check(data.get("wijken"), ("wijken",), "code", {})
+    grid = data.get("grid")
+    if isinstance(grid, dict):
+        check(grid.get("stations"), ("grid", "stations"), "name", {})
     assets = data.get("assets")
     if isinstance(assets, dict):
         seen: dict[str, PathKey] = {}

@@ -153,6 +153,21 @@ def test_cross_field_rules(tmp_path):
     }
 
 
+def test_stations_far_from_every_wijk_or_named_twice_are_reported(tmp_path):
+    text = VALID + """\
+grid:
+  stations:
+    - {name: Hengelo Oele, lon_deg: 6.75, lat_deg: 52.24}
+    - {name: swapped, lon_deg: 52.25, lat_deg: 6.80}
+    - {name: Hengelo Oele, lon_deg: 6.80, lat_deg: 52.26}
+"""
+    _, problems = validate_file(write(tmp_path, "x.yaml", text))
+    found = {(p.line, p.path, p.rule): p for p in problems}
+    assert set(found) == {(15, "grid.stations[1]", "station_far"), (16, "grid.stations[2].name", "duplicate_name")}
+    # Berflo Es (6.80 E, 52.25 N) to (52.25 E, 6.80 N): thousands of km, by the haversine formula
+    assert "lon_deg and lat_deg swapped" in found[(15, "grid.stations[1]", "station_far")].message
+
+
 def test_extends_merges_and_reports_lines_in_the_file_that_wrote_them(tmp_path):
     write(tmp_path, "base.yaml", VALID + textwrap.dedent("""\
     assets:
