@@ -223,15 +223,24 @@ def _decompose_erbs(ghi_w_m2: np.ndarray, solpos: pd.DataFrame) -> tuple[np.ndar
 
 # --------------------------------------------------------------------------- climatology
 
-#: Monthly global irradiation on a horizontal plane [kWh/m² per month], Jan..Dec.
-#: Shape of the KNMI 1991-2020 climate normals for De Bilt (station 260), which
-#: Twenthe follows within a few per cent, scaled to the annual De Bilt normal
-#: of ~964 kWh/m² (hengelo.md).  Rounded monthly values -- re-check the shape
-#: against the KNMI normals table when it is at hand.
+# The climate is that of the KNMI 1971-2000 normals for De Bilt, the period of
+# hengelo.md's figures: 9.8 °C annual mean, 347 kJ/cm² = 964 kWh/m² of global
+# irradiation, 3,075 heating degree days (base 18 °C), winter (DJF) 3.3 °C,
+# summer (JJA) 16.6 °C (KNMI via CLO indicator nl000411). The annual totals and
+# the degree days are tested (tests/profiles/test_weather.py); the monthly
+# shapes below are rounded values from memory of the KNMI tables (ASSUMPTION,
+# within the tested totals). The 1991-2020 normals are warmer in winter (De
+# Bilt January 3.6 °C, February 3.9 °C, March 6.5 °C; KNMI as reported by
+# Vroege Vogels, March 2023), so the default year errs on the cold side: heat-
+# pump peaks are, if anything, overstated for today's climate. Runs that need
+# a recent year read KNMI hourly files (read_knmi_uurgeg).
+
+#: Monthly global irradiation on a horizontal plane [kWh/m² per month], Jan..Dec,
+#: summing to ~964 kWh/m² (De Bilt 1971-2000; Twenthe within a few per cent).
 GHI_MONTHLY_KWH_M2 = np.array([20, 35, 71, 112, 141, 144, 143, 124, 85, 51, 23, 15], dtype=float)
 
 #: Monthly mean air temperature at Twenthe [°C], Jan..Dec; annual mean 9.8 °C
-#: (KNMI climate normals; De Bilt 9.8 °C per hengelo.md).  Rounded.
+#: (De Bilt 1971-2000, hengelo.md).  Rounded.
 T_MONTHLY_DEGC = np.array([2.6, 3.0, 5.8, 9.3, 13.0, 15.8, 17.8, 17.4, 14.0, 10.1, 6.0, 3.2])
 
 #: Mean daily temperature range (Tmax - Tmin) [K], Jan..Dec; typical inland

@@ -61,6 +61,26 @@ def test_synthetic_year_matches_twente_climatology(fixture, request):
     assert np.all(w.wind_speed_10m_m_s >= 0)
 
 
+def test_heating_degree_days_and_seasons_match_the_knmi_1971_2000_normals():
+    # KNMI De Bilt, 1971-2000 normals (CLO indicator nl000411, "Meteorologische gegevens", source KNMI 2003/2009):
+    # 3,075 degree days (base 18 °C, daily means), winter (DJF) 3.3 °C, summer (JJA) 16.6 °C -- the same period
+    # as hengelo.md's 9.8 °C and 964 kWh/m² (347 kJ/cm²). Twenthe is inland and a little colder in winter, and a
+    # synthetic year varies like a real one (De Bilt 1990-2009: 2,525-3,321): the mean of 10 seeds within 5 %,
+    # each season's mean within 1 K.
+    degree_days, winter, summer = [], [], []
+    for seed in range(10):
+        t = _year(freq="1h")
+        w = synthetic_weather(t, seed=seed)
+        local = pd.Series(w.t_amb_degc, index=t.tz_convert("Europe/Amsterdam"))
+        daily = local.groupby(local.index.date).mean()
+        degree_days.append(np.clip(18.0 - daily, 0.0, None).sum())
+        winter.append(local[local.index.month.isin([12, 1, 2])].mean())
+        summer.append(local[local.index.month.isin([6, 7, 8])].mean())
+    assert np.mean(degree_days) == pytest.approx(3075.0, rel=0.05)
+    assert np.mean(winter) == pytest.approx(3.3, abs=1.0)
+    assert np.mean(summer) == pytest.approx(16.6, abs=1.0)
+
+
 def test_synthetic_seasons_have_the_right_sign(year_seed0):
     w = year_seed0
     month = w.time_utc.month
