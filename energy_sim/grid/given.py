@@ -230,13 +230,13 @@ def check_json_classes(text: str, source: str) -> None:
                 # every JSON-looking string: pandapower decodes nested ones, escapes (\\u005f) included
                 try:
                     stack.append(json.loads(item))
-                except ValueError:
+                except (ValueError, RecursionError):
                     pass  # a string that only looks like JSON is data; pandapower will not decode it either
 
     try:
         data = json.loads(text)
-    except ValueError as exc:
-        raise GivenGridError("invalid_json", f"{source} is not valid JSON ({exc})", None) from None
+    except (ValueError, RecursionError) as exc:
+        raise GivenGridError("invalid_json", f"{source} is not valid JSON ({str(exc)[:200]})", None) from None
     visit(data)
 
 
@@ -354,6 +354,9 @@ def split_lv_grids(net, source: str) -> GivenNet:
     """
     import pandapower.topology as pp_topology
 
+    if float(getattr(net, "f_hz", 50.0)) != 50.0:
+        raise GivenGridError("frequency", f"{source} is a {net.f_hz} Hz net; the grids here are 50 Hz (set net.f_hz "
+                             f"to 50 if the line data are for 50 Hz)", net.f_hz)
     bus, trafo = _table(net, "bus"), _table(net, "trafo")
     if bus.empty or trafo.empty or not {"vn_kv", "in_service"} <= set(bus.columns):
         raise GivenGridError("no_mv_lv_transformer", f"{source} has no transformers; a given grid needs at least one "
@@ -570,13 +573,26 @@ def load_given_net(source: str, path: str | None = None, simbench_code: str | No
     """
     source = str(getattr(source, "value", source))
     if source == "simbench":
-        return _load_cached(source, str(simbench_code), ())
-    p = Path(str(path))
+        target, stamp, shown = str(simbench_code), (), f"SimBench grid {simbench_code}"
+    else:
+        p = Path(str(path))
+        try:
+            st = p.stat()
+        except OSError as exc:
+            raise GivenGridError("missing_file", f"cannot read {p.name} ({type(exc).__name__})", str(path)) from None
+        target, stamp, shown = str(p.resolve()), (st.st_size, st.st_mtime_ns), p.name
+    return _guarded(_load_cached, source, target, stamp, shown=shown)
+
+
+def _guarded(load, *args, shown: str):
+    """``load(*args)``; an unexpected failure on an untrusted net becomes a `GivenGridError` (no traceback)."""
     try:
-        st = p.stat()
-    except OSError as exc:
-        raise GivenGridError("missing_file", f"cannot read {p.name} ({type(exc).__name__})", str(path)) from None
-    return _load_cached(source, str(p.resolve()), (st.st_size, st.st_mtime_ns))
+        return load(*args)
+    except GivenGridError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pandapower and pandas fail in many ways on odd nets
+        raise GivenGridError("invalid_grid", f"{shown} could not be split at its MV/LV transformers "
+                             f"({type(exc).__name__}: {str(exc)[:200]})", None) from None
 
 
 # --------------------------------------------------------------------------
@@ -644,17 +660,20 @@ def given_positions(given: GivenNet, lon_deg: float, lat_deg: float) -> tuple[np
     return lon, lat
 
 
-def describe(given: GivenNet, wijk_code: str, n_homes: int, positions_used: bool) -> str:
-    """One run note: what a wijk's given grid holds and what was replaced."""
+def describe(given: GivenNet, wijk_code: str, n_homes: int, positions_used: bool | None) -> str:
+    """One run note: what a wijk's given grid holds and what was replaced (`positions_used` None: say
+    nothing of positions or of what was dropped, a whole-city net's note does)."""
     trafos = ", ".join(f"{p.name} ({p.sn_mva * 1000:g} kVA)" for p in given.parts[:6])
     more = f" and {len(given.parts) - 6} more" if len(given.parts) > 6 else ""
     low, high = n_homes // given.n_points, -(-n_homes // given.n_points)
     dropped = "; ".join(f"{n} {table}(s), {p_mw:.3f} MW" for table, (n, p_mw) in given.dropped.items()) or "nothing"
+    text = (f"wijk {wijk_code}: LV grids given ({given.source}): {len(given.parts)} transformer(s) {trafos}{more}; "
+            f"{n_homes} dwellings spread over {given.n_points} connection points ({low}-{high} per point)")
+    if positions_used is None:
+        return text
     where = "positions from the given net" if positions_used else \
         "positions placed as for generated wijken (the given net has none within 25 km of the wijk)"
-    return (f"wijk {wijk_code}: LV grids given ({given.source}): {len(given.parts)} transformer(s) {trafos}{more}; "
-            f"{n_homes} dwellings spread over {given.n_points} connection points ({low}-{high} per point); "
-            f"the given net's own elements were replaced by the scenario's: {dropped}; {where}")
+    return f"{text}; the given net's own elements were replaced by the scenario's: {dropped}; {where}"
 
 
 def substation_ids(given: GivenNet, wijk_code: str) -> list[str]:

@@ -222,8 +222,10 @@ class Grid(StrictModel):
     source: GridSource = Field(
         GridSource.generated,
         description="generated: LV grids per wijk and the MV network generated from the wijken (a wijk may give "
-                    "its own LV grids in wijken[].grid). pandapower_json / simbench (one net for the whole city, "
-                    "MV and LV) are valid here but not run yet: give each wijk's LV grids in wijken[].grid instead.")
+                    "its own LV grids in wijken[].grid). pandapower_json / simbench: one net for the whole city, MV "
+                    "and LV: its MV part is the MV network (stations from its ext_grids, normally-open points from "
+                    "its open line switches), its LV grids go to the wijk named in net.bus.zone (or all to the one "
+                    "simulated wijk); the scenario's MV connections attach to the MV bus nearest their wijk.")
     path: str | None = Field(None, description="pandapower JSON file (source pandapower_json), relative to the scenario.")
     simbench_code: str | None = Field(None, description="SimBench grid code (source simbench).")
     homes_per_trafo: int = Field(175, ge=20, le=500, description="Target homes per MV/LV transformer (Dutch practice 150-200).")
@@ -285,7 +287,8 @@ class Wijk(StrictModel):
     adoption: Adoption = Adoption()
     grid: WijkGrid | None = Field(
         None, description="The wijk's LV grids from a pandapower JSON file or a SimBench code; default: generated "
-                          "from its dwellings (grid.homes_per_trafo, grid.feeders_per_trafo ...).")
+                          "from its dwellings (grid.homes_per_trafo, grid.feeders_per_trafo ...). Not with a "
+                          "whole-city net in grid.source.")
     simulate: bool = Field(True, description="Set false to keep a wijk in the file but leave it out of runs.")
 
 

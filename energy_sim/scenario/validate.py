@@ -141,6 +141,13 @@ def _substation_names(data: Any, catalogue: dict[str, Any]) -> dict[str, Any]:
         return {"substations": None}
     names: set[str] = set()
     hints: dict[str, str] = {}
+    city = None
+    grid_data = data.get("grid")
+    if isinstance(grid_data, dict) and grid_data.get("source") in ("pandapower_json", "simbench"):
+        try:
+            city = _given_city(grid_data)
+        except ValueError:  # reported by _given_grid_problems
+            return {"substations": None}
     for raw in data["wijken"]:
         try:
             wijk = Wijk.model_validate(raw, context=catalogue)
@@ -149,9 +156,10 @@ def _substation_names(data: Any, catalogue: dict[str, Any]) -> dict[str, Any]:
         if not wijk.simulate:
             hints[wijk.code] = f"wijk {wijk.code} has simulate: false, so its grid is not built"
             continue
-        if wijk.grid is not None:
+        if wijk.grid is not None or city is not None:
             try:
-                given = _given_net(wijk.grid.model_dump(mode="json"))
+                given = city.parts_of(wijk.code, len(_simulated_codes(data))) if city is not None else \
+                    _given_net(wijk.grid.model_dump(mode="json"))
             except ValueError:  # reported by _given_grid_problems
                 return {"substations": None}
             from energy_sim.grid.given import substation_ids
@@ -224,6 +232,19 @@ def _given_net(grid: dict):
     return load_given_net(grid["source"], path=grid.get("path"), simbench_code=grid.get("simbench_code"))
 
 
+def _simulated_codes(data: Any) -> list[str]:
+    wijken = data.get("wijken") if isinstance(data, dict) else None
+    return [w["code"] for w in wijken if isinstance(w, dict) and isinstance(w.get("code"), str)
+            and w.get("simulate", True) is not False] if isinstance(wijken, list) else []
+
+
+def _given_city(grid: dict):
+    """The split whole-city net of the top-level grid section; may raise GivenGridError."""
+    from energy_sim.grid.given_mv import load_given_city
+
+    return load_given_city(grid["source"], path=grid.get("path"), simbench_code=grid.get("simbench_code"))
+
+
 def _given_grid_problems(located: Located, shown: str, reported: set[str]) -> list[Problem]:
     """Read every given grid (safely) and report what makes it unusable, and wijken with too few dwellings.
 
@@ -232,28 +253,56 @@ def _given_grid_problems(located: Located, shown: str, reported: set[str]) -> li
     """
     from energy_sim.grid.given import GivenGridError
 
+    from energy_sim.grid.given_mv import zone_problems
+
     found: list[Problem] = []
-    for here, grid, dwellings in _given_grid_sections(located.data):
+    data = located.data
+    codes = _simulated_codes(data)
+    for here, grid, dwellings in _given_grid_sections(data):
         key = "path" if grid["source"] == "pandapower_json" else "simbench_code"
         value = grid.get(key)
         if not isinstance(value, str) or not value or format_path((*here, key)) in reported:
             continue
         file, line = located.locate((*here, key), shown)
+        shown_value = display_name(Path(value)) if key == "path" else value
+        whole_city = here == ("grid",)
         try:
-            given = _given_net(grid)
+            given = _given_city(grid) if whole_city else _given_net(grid)
         except GivenGridError as exc:
-            shown_value = display_name(Path(value)) if key == "path" else value
             found.append(Problem(file, line, format_path((*here, key)), exc.rule, exc.message,
                                  shown_value if exc.value is None else exc.value))
             continue
-        if isinstance(dwellings, int) and not isinstance(dwellings, bool) and 0 < dwellings < given.n_points:
-            where = (*here[:-1], "dwellings")
-            file, line = located.locate(where, shown)
-            found.append(Problem(
-                file, line, format_path(where), "fewer_dwellings_than_connection_points",
-                f"must be at least the {given.n_points} connection points (loads) of the given grid "
-                f"{given.source}: each point gets at least one dwelling", dwellings))
+        if not whole_city:
+            found += _too_few_dwellings(located, shown, here[:-1], dwellings, given)
+            continue
+        reason = zone_problems(given, codes)
+        if reason:
+            found.append(Problem(file, line, format_path((*here, key)), "zone_mismatch", reason, shown_value))
+            continue
+        wijken = data.get("wijken") if isinstance(data, dict) else []
+        for i, wijk in enumerate(wijken if isinstance(wijken, list) else []):
+            if not isinstance(wijk, dict) or wijk.get("code") not in codes:
+                continue
+            if isinstance(wijk.get("grid"), dict):
+                where = ("wijken", i, "grid")
+                file, line = located.locate(where, shown)
+                found.append(Problem(file, line, format_path(where), "not_applicable",
+                                     f"cannot be set when grid.source is {grid['source']!r} (the whole city's net "
+                                     f"gives every wijk its LV grids); remove it or set grid.source to 'generated'"))
+                continue
+            found += _too_few_dwellings(located, shown, ("wijken", i), wijk.get("dwellings"),
+                                        given.parts_of(wijk["code"], len(codes)))
     return found
+
+
+def _too_few_dwellings(located: Located, shown: str, wijk_path: PathKey, dwellings: Any, given) -> list[Problem]:
+    if not (isinstance(dwellings, int) and not isinstance(dwellings, bool) and 0 < dwellings < given.n_points):
+        return []
+    where = (*wijk_path, "dwellings")
+    file, line = located.locate(where, shown)
+    return [Problem(file, line, format_path(where), "fewer_dwellings_than_connection_points",
+                    f"must be at least the {given.n_points} connection points (loads) of its given LV grids "
+                    f"({given.source}): each point gets at least one dwelling", dwellings)]
 
 
 def _duplicate_names(located: Located, shown: str) -> list[Problem]:

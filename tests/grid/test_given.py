@@ -289,3 +289,16 @@ def test_files_that_are_not_pandapower_nets_are_refused(tmp_path, text, rule):
     with pytest.raises(GivenGridError) as err:
         read_pandapower_json(path)
     assert err.value.rule == rule
+
+
+def test_a_deeply_nested_file_and_a_60_hz_net_are_refused_cleanly(tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)  # beyond Python's recursion limit
+    with pytest.raises(GivenGridError) as err:
+        read_pandapower_json(deep)
+    assert err.value.rule == "invalid_json"
+    net = two_substation_net()
+    net.f_hz = 60.0
+    with pytest.raises(GivenGridError) as err:
+        split_lv_grids(net, "us.json")
+    assert err.value.rule == "frequency" and err.value.value == 60.0
