@@ -37,6 +37,10 @@ from energy_sim.grid.build import (
     WijkSpec,
     build_city_grid,
 )
+from energy_sim.grid.given import GivenGridError, GivenNet, given_positions, load_given_net
+from energy_sim.grid.given import describe as describe_given
+from energy_sim.grid.given_mv import GivenCity, build_given_city_grid, load_given_city
+from energy_sim.grid.given_mv import describe as describe_given_city
 from energy_sim.grid.metrics import LoadingAccumulator
 from energy_sim.grid.simulate import CitySolver, MvTopology
 from energy_sim.profiles.assets_in_runs import assets_in_run, heat_network_dwellings
@@ -319,6 +323,30 @@ def _grid_connections(scenario: Scenario, wijk_codes=None) -> tuple[list[LvConne
     return lv, mv
 
 
+def _given_grids(wijken) -> dict[str, GivenNet]:
+    """The split given net of every wijk with ``grid`` set (validation has read each already; cached)."""
+    given = {}
+    for w in wijken:
+        if w.grid is None:
+            continue
+        try:
+            given[w.code] = load_given_net(w.grid.source.value, path=w.grid.path, simbench_code=w.grid.simbench_code)
+        except GivenGridError as exc:  # changed on disk since validation
+            raise RunError(f"wijken {w.code} grid: {exc.message}  [{exc.rule}]", exit_status=2) from None
+        if w.dwellings < given[w.code].n_points:
+            raise RunError(f"wijk {w.code}: {w.dwellings} dwellings for the {given[w.code].n_points} connection "
+                           f"points of {given[w.code].source}; each point needs at least one", exit_status=2)
+    return given
+
+
+def _given_city(grid) -> GivenCity:
+    """The split whole-city net of ``grid`` (validation has read it already; cached)."""
+    try:
+        return load_given_city(grid.source.value, path=grid.path, simbench_code=grid.simbench_code)
+    except GivenGridError as exc:  # changed on disk since validation
+        raise RunError(f"grid: {exc.message}  [{exc.rule}]", exit_status=2) from None
+
+
 def _outage_schedule(scenario: Scenario, solver: CitySolver, mv_ids: list[str], mv_categories: list[str],
                      mv_wijk: dict[str, str], time_utc: pd.DatetimeIndex) -> OutageSchedule | None:
     """The run's outages on the built grid; None when there are none (the run takes the path without).
@@ -438,12 +466,6 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
     seed = scenario.seed
     time_utc = horizon_index(scenario)
     dt_h = scenario.horizon.dt_h
-    if scenario.grid.source != GridSource.generated:
-        raise RunError(
-            f"grid.source {scenario.grid.source.value!r} is valid in scenario files but runs do not use given grids "
-            f"yet (issue 3); set grid.source to 'generated' to simulate with grids generated from the wijken",
-            exit_status=2,
-        )
     if scenario.grid.solver != LoadFlowSolver.batched:
         raise RunError(
             f"grid.solver {scenario.grid.solver.value!r} is not available for city runs (one runpp per step and grid "
@@ -470,12 +492,26 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
     lv_conns, mv_conns = _grid_connections(scenario, [w.code for w in wijken])
     g = scenario.grid
     lv_params = lv_grid_parameters(g)
-    city = build_city_grid(
-        tuple(WijkSpec(w.code, w.name, w.dwellings, w.lon_deg, w.lat_deg) for w in wijken),
-        rng=np.random.default_rng([seed, STREAM_GRID]), lv_params=lv_params,
-        lv_connections=tuple(lv_conns), mv_connections=tuple(mv_conns),
-        stations=[StationSite(s.name, s.lon_deg, s.lat_deg) for s in g.stations] or None,
-    )
+    specs = tuple(WijkSpec(w.code, w.name, w.dwellings, w.lon_deg, w.lat_deg) for w in wijken)
+    if g.source != GridSource.generated:
+        given_city = _given_city(g)
+        try:
+            city = build_given_city_grid(given_city, specs, rng=np.random.default_rng([seed, STREAM_GRID]),
+                                         lv_connections=tuple(lv_conns), mv_connections=tuple(mv_conns))
+        except (GivenGridError, ValueError) as exc:
+            raise RunError(f"grid: {exc}", exit_status=2) from None
+        notes.append(describe_given_city(given_city, len(wijken)))
+        for w in wijken:
+            notes.append(describe_given(given_city.parts_of(w.code, len(wijken)), w.code, w.dwellings, None))
+    else:
+        given = _given_grids(wijken)
+        city = build_city_grid(specs, rng=np.random.default_rng([seed, STREAM_GRID]), lv_params=lv_params,
+                               lv_connections=tuple(lv_conns), mv_connections=tuple(mv_conns), given=given,
+                               stations=[StationSite(s.name, s.lon_deg, s.lat_deg) for s in g.stations] or None)
+        for w in wijken:
+            if w.code in given:
+                used = given_positions(given[w.code], w.lon_deg, w.lat_deg) is not None
+                notes.append(describe_given(given[w.code], w.code, w.dwellings, used))
 
     homes: dict[str, WijkHomes] = {}
     extra_ids: dict[str, list[str]] = {}

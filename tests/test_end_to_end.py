@@ -145,7 +145,6 @@ def test_round_trip_of_the_results_file(two_runs, tmp_path):
 
 
 @pytest.mark.parametrize("grid_lines, message", [
-    ("  source: simbench\n  simbench_code: 1-LV-urban6--0-sw", "grid.source 'simbench'"),  # given grids, not yet run
     ("  source: generated\n  solver: pandapower", "grid.solver 'pandapower'"),  # one runpp per step: refused
 ])
 def test_grid_settings_runs_do_not_support_are_refused_clearly(tmp_path, grid_lines, message):

@@ -477,6 +477,14 @@ class LvGrid:
         Homes and feeders [-].
     sn_mva : float
         Transformer rating [MVA].
+    feeder_lines : tuple of int, optional
+        ``net.line`` indices of the cables leaving the LV busbar. None
+        (generated grids): the lines at ``lv_bus``. Given grids
+        (`energy_sim.grid.given`) list them, as their busbar may be several
+        buses joined by bus-bus switches.
+
+    Rooftop PV belongs to the household whose connection id it extends:
+    ``"<home id>/pv"`` (`energy_sim.grid.simulate.CitySolver` pairs them so).
     """
 
     name: str
@@ -488,6 +496,7 @@ class LvGrid:
     n_homes: int
     n_feeders: int
     sn_mva: float
+    feeder_lines: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -1266,6 +1275,7 @@ def build_city_grid(
     lv_connections: Sequence[LvConnection] = (),
     mv_connections: Sequence[MvConnection] = (),
     stations: Sequence[StationSite] | None = None,
+    given: Mapping[str, Any] | None = None,
 ) -> CityGrid:
     """Build all LV grids of every wijk and the 10 kV network above them.
 
@@ -1287,6 +1297,13 @@ def build_city_grid(
         MV connections.
     stations : sequence of StationSite, optional
         110/10 kV stations (see :func:`build_mv_grid`).
+    given : mapping of str to energy_sim.grid.given.GivenNet, optional
+        Wijken whose LV grids are given (a pandapower net or SimBench
+        grid): their dwellings and LV connections go onto the given net's
+        connection points (`energy_sim.grid.given.build_given_wijk_grids`);
+        substations stand where the given net puts them when it has
+        plausible positions (`energy_sim.grid.given.given_positions`), else
+        where generated ones would.
 
     Returns
     -------
@@ -1302,16 +1319,21 @@ def build_city_grid(
     children = rng.spawn(len(wijken) + 1)
     lv_grids: dict[str, list[LvGrid]] = {}
     sites: list[SubstationSite] = []
+    given = given or {}
     for wijk, child in zip(wijken, children[:-1]):
-        grids = build_wijk_grids(
-            wijk.dwellings,
-            rng=child,
-            params=lv_params,
-            name=wijk.code,
-            extra_connections=[c for c in lv_connections if c.wijk_code == wijk.code],
-        )
+        extra = [c for c in lv_connections if c.wijk_code == wijk.code]
+        if wijk.code in given:
+            from energy_sim.grid.given import build_given_wijk_grids, given_positions
+
+            grids = build_given_wijk_grids(given[wijk.code], wijk.dwellings, rng=child, name=wijk.code,
+                                           extra_connections=extra)
+        else:
+            grids = build_wijk_grids(wijk.dwellings, rng=child, params=lv_params, name=wijk.code,
+                                     extra_connections=extra)
         lv_grids[wijk.code] = grids
         lon, lat = place_substations(wijk, len(grids), rng=child)
+        if wijk.code in given:
+            lon, lat = given_positions(given[wijk.code], wijk.lon, wijk.lat) or (lon, lat)
         sites += [
             SubstationSite(g.name, wijk.code, float(x), float(y), g.sn_mva)
             for g, x, y in zip(grids, lon, lat)

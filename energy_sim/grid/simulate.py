@@ -273,15 +273,21 @@ class CitySolver:
         load_extra = np.full(len(net.load), -1)
         if len(extras):
             load_extra[_positions(net.load.index, extras.element_index)] = [extra_column[c] for c in extras.connection_id]
-        # rooftop PV sits on its home's bus: the home column follows the bus
-        home_of_bus = dict(zip(homes.bus, (home_column[c] for c in homes.connection_id)))
+        # rooftop PV "<home id>/pv" takes its household's column (several homes may share a bus)
         sgen_home = np.full(len(net.sgen), -1)
         if len(pv):
-            sgen_home[_positions(net.sgen.index, pv.element_index)] = [home_of_bus[b] for b in pv.bus]
+            owners = [c.removesuffix("/pv") for c in pv.connection_id]
+            unpaired = [c for c, o in zip(pv.connection_id, owners) if o not in home_column or c == o]
+            if unpaired:
+                raise ValueError(f"rooftop PV {unpaired[:3]} in {grid.name} has no household '<home id>/pv'")
+            sgen_home[_positions(net.sgen.index, pv.element_index)] = [home_column[o] for o in owners]
         solver = BatchedLoadFlow(net) if own_solver else None
-        from_busbar = np.asarray(net.line.from_bus == grid.lv_bus) | np.asarray(net.line.to_bus == grid.lv_bus)
         # BatchedLoadFlow's result columns follow net.line.index / net.bus.index
-        feeder_heads = _positions(net.line.index, net.line.index[from_busbar])
+        if grid.feeder_lines is not None:
+            feeder_heads = _positions(net.line.index, list(grid.feeder_lines))
+        else:
+            from_busbar = np.asarray(net.line.from_bus == grid.lv_bus) | np.asarray(net.line.to_bus == grid.lv_bus)
+            feeder_heads = _positions(net.line.index, net.line.index[from_busbar])
         lv_buses = net.bus.index[net.bus.vn_kv < 1.0]
         return LvPlan(grid, wijk_code, solver, load_home, sgen_home, load_extra,
                       feeder_heads, _positions(net.bus.index, lv_buses))

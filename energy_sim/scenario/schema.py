@@ -225,8 +225,45 @@ class Station(StrictModel):
         return self
 
 
+class GivenGridSource(StrEnum):
+    pandapower_json = "pandapower_json"
+    simbench = "simbench"
+
+
+class WijkGrid(StrictModel):
+    """A wijk's LV grids as given by the grid operator (see `energy_sim.grid.given`)."""
+
+    source: GivenGridSource = Field(
+        description="pandapower_json: a file written by pandapower.to_json; simbench: a grid shipped with the "
+                    "simbench package. The net is split at its MV/LV transformers (LV side below 1 kV); its loads "
+                    "are the connection points the wijk's dwellings are spread over evenly, and its own loads and "
+                    "generators are replaced by the scenario's. The MV network above is generated.")
+    path: str | None = Field(None, description="pandapower JSON file (source pandapower_json), relative to the scenario "
+                                               "file. Read only if it names pandapower, pandas, numpy, shapely and "
+                                               "geojson objects.")
+    simbench_code: str | None = Field(None, description="SimBench grid code (source simbench), e.g. '1-LV-rural1--0-sw'.")
+
+    @model_validator(mode="after")
+    def _source_fields(self) -> "WijkGrid":
+        if self.source == GivenGridSource.pandapower_json and not self.path:
+            raise PydanticCustomError("path_required", "path is required for source 'pandapower_json'")
+        if self.source == GivenGridSource.simbench and not self.simbench_code:
+            raise PydanticCustomError("path_required", "simbench_code is required for source 'simbench'")
+        if self.source == GivenGridSource.pandapower_json and self.simbench_code:
+            raise PydanticCustomError("not_applicable", "simbench_code applies to source 'simbench' only")
+        if self.source == GivenGridSource.simbench and self.path:
+            raise PydanticCustomError("not_applicable", "path applies to source 'pandapower_json' only")
+        return self
+
+
 class Grid(StrictModel):
-    source: GridSource = Field(GridSource.generated)
+    source: GridSource = Field(
+        GridSource.generated,
+        description="generated: LV grids per wijk and the MV network generated from the wijken (a wijk may give "
+                    "its own LV grids in wijken[].grid). pandapower_json / simbench: one net for the whole city, MV "
+                    "and LV: its MV part is the MV network (stations from its ext_grids, normally-open points from "
+                    "its open line switches), its LV grids go to the wijk named in net.bus.zone (or all to the one "
+                    "simulated wijk); the scenario's MV connections attach to the MV bus nearest their wijk.")
     path: str | None = Field(None, description="pandapower JSON file (source pandapower_json), relative to the scenario.")
     simbench_code: str | None = Field(None, description="SimBench grid code (source simbench).")
     homes_per_trafo: int = Field(175, ge=20, le=500, description="Target homes per MV/LV transformer (Dutch practice 150-200).")
@@ -257,6 +294,9 @@ class Grid(StrictModel):
             raise PydanticCustomError("path_required", "grid.path is required for source 'pandapower_json'")
         if self.source == GridSource.simbench and not self.simbench_code:
             raise PydanticCustomError("path_required", "grid.simbench_code is required for source 'simbench'")
+        if self.source != GridSource.generated and self.stations:
+            raise PydanticCustomError("not_applicable", "grid.stations applies to generated MV networks; a given "
+                                      "city net brings its own stations (its ext_grids)")
         return self
 
 
@@ -291,6 +331,10 @@ class Wijk(StrictModel):
     hybrid_heat_pump_model: HeatPumpRef = Field("hybrid_4kw", description="Hybrid heat pump type (models/heat_pumps.yaml).")
     pv_kwp_per_home: float = Field(4.0, gt=0, le=50, description="Installed rooftop PV per adopting home [kWp].")
     adoption: Adoption = Adoption()
+    grid: WijkGrid | None = Field(
+        None, description="The wijk's LV grids from a pandapower JSON file or a SimBench code; default: generated "
+                          "from its dwellings (grid.homes_per_trafo, grid.feeders_per_trafo ...). Not with a "
+                          "whole-city net in grid.source.")
     simulate: bool = Field(True, description="Set false to keep a wijk in the file but leave it out of runs.")
 
 
@@ -491,6 +535,7 @@ class PlannedOutage(StrictModel):
     element: str = Field(
         min_length=1, max_length=100,
         description="mv_cable, mv_lv_transformer: a substation id '<wijk code>/MSR<nn>' (nn = 01, 02, ... per wijk; "
+                    "for a wijk with a given grid '<wijk code>/<transformer name in the given net>'; "
                     "mv_cable takes out the 10 kV cable feeding it); wind_turbine, solar_field: the asset's name.")
     start: LocalDatetime = Field(description="First moment out of service; a date means midnight in horizon.timezone.")
     end: LocalDatetime = Field(description="Back in service (exclusive).")

@@ -47,6 +47,7 @@ def validate_file(path: str | Path) -> tuple[Scenario | None, list[Problem]]:
     shown = display_name(path)
     _resolve_file_keys(located, problems)
     problems.extend(_duplicate_names(located, shown))
+    problems.extend(_given_grid_problems(located, shown, {p.path for p in problems}))
     scenario = None
     try:
         scenario = Scenario.model_validate(located.data, context=_context(located.data))
@@ -73,10 +74,11 @@ def scenario_hash(scenario: Scenario) -> str:
     weather file changes it.
     """
     data = scenario.model_dump(mode="json")
-    for section, key in FILE_KEYS:
-        value = data.get(section, {}).get(key)
+    for key_path in _file_key_paths(data):
+        section = _at(data, key_path[:-1])
+        value = section.get(key_path[-1]) if isinstance(section, dict) else None
         if value:
-            data[section][key] = "sha256:" + hashlib.sha256(Path(value).read_bytes()).hexdigest()
+            section[key_path[-1]] = "sha256:" + hashlib.sha256(Path(value).read_bytes()).hexdigest()
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -142,6 +144,13 @@ def _substation_names(data: Any, catalogue: dict[str, Any]) -> dict[str, Any]:
         return {"substations": None}
     names: set[str] = set()
     hints: dict[str, str] = {}
+    city = None
+    grid_data = data.get("grid")
+    if isinstance(grid_data, dict) and grid_data.get("source") in ("pandapower_json", "simbench"):
+        try:
+            city = _given_city(grid_data)
+        except ValueError:  # reported by _given_grid_problems
+            return {"substations": None}
     for raw in data["wijken"]:
         try:
             wijk = Wijk.model_validate(raw, context=catalogue)
@@ -149,6 +158,19 @@ def _substation_names(data: Any, catalogue: dict[str, Any]) -> dict[str, Any]:
             return {"substations": None}
         if not wijk.simulate:
             hints[wijk.code] = f"wijk {wijk.code} has simulate: false, so its grid is not built"
+            continue
+        if wijk.grid is not None or city is not None:
+            try:
+                given = city.parts_of(wijk.code, len(_simulated_codes(data))) if city is not None else \
+                    _given_net(wijk.grid.model_dump(mode="json"))
+            except ValueError:  # reported by _given_grid_problems
+                return {"substations": None}
+            from energy_sim.grid.given import substation_ids
+
+            ids = substation_ids(given, wijk.code)
+            names.update(ids)
+            hints[wijk.code] = (f"wijk {wijk.code} has a given grid ({given.source}) with substation(s) "
+                                f"{', '.join(repr(i) for i in ids[:4])}{' ...' if len(ids) > 4 else ''}")
             continue
         n = n_substations(wijk.dwellings, params)
         ids = [f"{wijk.code}/MSR{i + 1:02d}" for i in range(n)]
@@ -158,14 +180,31 @@ def _substation_names(data: Any, catalogue: dict[str, Any]) -> dict[str, Any]:
     return {"substations": names, "substation_hints": hints}
 
 
+def _at(data: Any, path: PathKey) -> Any:
+    """The value at `path` in plain data, or None."""
+    for part in path:
+        if isinstance(part, int):
+            data = data[part] if isinstance(data, list) and 0 <= part < len(data) else None
+        else:
+            data = data.get(part) if isinstance(data, dict) else None
+    return data
+
+
+def _file_key_paths(data: Any) -> list[PathKey]:
+    """`FILE_KEYS` and every ``wijken[i].grid.path`` of a scenario."""
+    wijken = data.get("wijken") if isinstance(data, dict) else None
+    return list(FILE_KEYS) + [("wijken", i, "grid", "path") for i in range(len(wijken))] \
+        if isinstance(wijken, list) else list(FILE_KEYS)
+
+
 def _resolve_file_keys(located: Located, problems: list[Problem]) -> None:
     """Make file paths absolute relative to the file that wrote them; report missing files."""
     data = located.data
-    for key_path in FILE_KEYS:
-        section = data.get(key_path[0])
-        if not isinstance(section, dict) or not isinstance(section.get(key_path[1]), str):
+    for key_path in _file_key_paths(data):
+        section = _at(data, key_path[:-1])
+        if not isinstance(section, dict) or not isinstance(section.get(key_path[-1]), str):
             continue
-        written = section[key_path[1]]
+        written = section[key_path[-1]]
         file, line = located.locate(key_path, "")
         target = (Path(file).parent / written).resolve()
         if not target.is_file():
@@ -173,7 +212,100 @@ def _resolve_file_keys(located: Located, problems: list[Problem]) -> None:
                 Problem(file, line, format_path(key_path), "missing_file",
                         f"file not found (looked for {display_name(target)})", written)
             )
-        section[key_path[1]] = str(target)
+        section[key_path[-1]] = str(target)
+
+
+def _given_grid_sections(data: Any) -> list[tuple[PathKey, dict, Any]]:
+    """(path, grid section, the wijk's dwellings or None) of every grid section naming a given net."""
+    found = []
+    grid = data.get("grid") if isinstance(data, dict) else None
+    if isinstance(grid, dict):
+        found.append((("grid",), grid, None))
+    wijken = data.get("wijken") if isinstance(data, dict) else None
+    for i, wijk in enumerate(wijken if isinstance(wijken, list) else []):
+        if isinstance(wijk, dict) and isinstance(wijk.get("grid"), dict):
+            found.append((("wijken", i, "grid"), wijk["grid"], wijk.get("dwellings")))
+    return [(p, g, d) for p, g, d in found if g.get("source") in ("pandapower_json", "simbench")]
+
+
+def _given_net(grid: dict):
+    """The split given net of a grid section (`energy_sim.grid.given.load_given_net`); may raise GivenGridError."""
+    from energy_sim.grid.given import load_given_net
+
+    return load_given_net(grid["source"], path=grid.get("path"), simbench_code=grid.get("simbench_code"))
+
+
+def _simulated_codes(data: Any) -> list[str]:
+    wijken = data.get("wijken") if isinstance(data, dict) else None
+    return [w["code"] for w in wijken if isinstance(w, dict) and isinstance(w.get("code"), str)
+            and w.get("simulate", True) is not False] if isinstance(wijken, list) else []
+
+
+def _given_city(grid: dict):
+    """The split whole-city net of the top-level grid section; may raise GivenGridError."""
+    from energy_sim.grid.given_mv import load_given_city
+
+    return load_given_city(grid["source"], path=grid.get("path"), simbench_code=grid.get("simbench_code"))
+
+
+def _given_grid_problems(located: Located, shown: str, reported: set[str]) -> list[Problem]:
+    """Read every given grid (safely) and report what makes it unusable, and wijken with too few dwellings.
+
+    Sections whose path or code is missing or already reported (a missing
+    file) are left to the schema and the file check.
+    """
+    from energy_sim.grid.given import GivenGridError
+
+    from energy_sim.grid.given_mv import zone_problems
+
+    found: list[Problem] = []
+    data = located.data
+    codes = _simulated_codes(data)
+    for here, grid, dwellings in _given_grid_sections(data):
+        key = "path" if grid["source"] == "pandapower_json" else "simbench_code"
+        value = grid.get(key)
+        if not isinstance(value, str) or not value or format_path((*here, key)) in reported:
+            continue
+        file, line = located.locate((*here, key), shown)
+        shown_value = display_name(Path(value)) if key == "path" else value
+        whole_city = here == ("grid",)
+        try:
+            given = _given_city(grid) if whole_city else _given_net(grid)
+        except GivenGridError as exc:
+            found.append(Problem(file, line, format_path((*here, key)), exc.rule, exc.message,
+                                 shown_value if exc.value is None else exc.value))
+            continue
+        if not whole_city:
+            found += _too_few_dwellings(located, shown, here[:-1], dwellings, given)
+            continue
+        reason = zone_problems(given, codes)
+        if reason:
+            found.append(Problem(file, line, format_path((*here, key)), "zone_mismatch", reason, shown_value))
+            continue
+        wijken = data.get("wijken") if isinstance(data, dict) else []
+        for i, wijk in enumerate(wijken if isinstance(wijken, list) else []):
+            if not isinstance(wijk, dict) or wijk.get("code") not in codes:
+                continue
+            if isinstance(wijk.get("grid"), dict):
+                where = ("wijken", i, "grid")
+                file, line = located.locate(where, shown)
+                found.append(Problem(file, line, format_path(where), "not_applicable",
+                                     f"cannot be set when grid.source is {grid['source']!r} (the whole city's net "
+                                     f"gives every wijk its LV grids); remove it or set grid.source to 'generated'"))
+                continue
+            found += _too_few_dwellings(located, shown, ("wijken", i), wijk.get("dwellings"),
+                                        given.parts_of(wijk["code"], len(codes)))
+    return found
+
+
+def _too_few_dwellings(located: Located, shown: str, wijk_path: PathKey, dwellings: Any, given) -> list[Problem]:
+    if not (isinstance(dwellings, int) and not isinstance(dwellings, bool) and 0 < dwellings < given.n_points):
+        return []
+    where = (*wijk_path, "dwellings")
+    file, line = located.locate(where, shown)
+    return [Problem(file, line, format_path(where), "fewer_dwellings_than_connection_points",
+                    f"must be at least the {given.n_points} connection points (loads) of its given LV grids "
+                    f"({given.source}): each point gets at least one dwelling", dwellings)]
 
 
 def _duplicate_names(located: Located, shown: str) -> list[Problem]:

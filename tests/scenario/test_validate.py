@@ -168,6 +168,18 @@ grid:
     assert "lon_deg and lat_deg swapped" in found[(15, "grid.stations[1]", "station_far")].message
 
 
+def test_stations_do_not_go_with_a_given_city_net(tmp_path):
+    text = VALID + """\
+grid:
+  source: simbench
+  simbench_code: 1-LV-rural1--0-sw
+  stations:
+    - {name: Hengelo Oele, lon_deg: 6.75, lat_deg: 52.24}
+"""
+    _, problems = validate_file(write(tmp_path, "x.yaml", text))
+    assert ("grid", "not_applicable") in {(p.path, p.rule) for p in problems}
+
+
 def test_extends_merges_and_reports_lines_in_the_file_that_wrote_them(tmp_path):
     write(tmp_path, "base.yaml", VALID + textwrap.dedent("""\
     assets:
