@@ -72,7 +72,7 @@ N_WIJK = 10
 HOMES_PER_WIJK = 4_000
 BLOCK = 96
 YEAR = pd.date_range("2025-01-01", periods=35_040, freq="15min", tz="UTC")
-STREAM_HOUSEHOLD_TRAITS, STREAM_HOUSEHOLD_NOISE = 3, 4  # as energy_sim.engine
+STREAM_HOUSEHOLD_TRAITS, STREAM_HOUSEHOLD_NOISE = 3, 4  # as energy_sim.profiles.homes
 CATEGORIES = ("household", "heat_pump", "rooftop_pv", "solar_field", "wind", "heat_network", "battery")
 
 

@@ -7,7 +7,8 @@ block's results written to disk before the next block starts.  Memory holds
 one block plus per-element running figures, whatever the horizon.
 
 Random streams: every draw comes from ``np.random.default_rng([seed, STREAM,
-...])`` with a fixed stream number per purpose below, so the same scenario
+...])`` with a fixed stream number per purpose (below, and 2-6 for the homes
+in `energy_sim.profiles.homes`), so the same scenario
 and seed give identical results, and adding a wijk does not change the draws
 of the others.
 """
@@ -29,6 +30,7 @@ from energy_sim.events.outages import OutageGrid, OutageSchedule, outage_note, s
 from energy_sim.events.heat_pump_flex import HeatPumpDeferral
 from energy_sim.events.wiring import build_ev_wiring, home_transformers, mv_charging_hub_ids
 from energy_sim.grid.build import (
+    CityGrid,
     ConnectionKind,
     LvConnection,
     LvGridParameters,
@@ -44,8 +46,7 @@ from energy_sim.grid.given_mv import describe as describe_given_city
 from energy_sim.grid.metrics import LoadingAccumulator
 from energy_sim.grid.simulate import CitySolver, MvTopology
 from energy_sim.profiles.assets_in_runs import assets_in_run, heat_network_dwellings
-from energy_sim.profiles.heat import heat_pump_group_electric_kw, load_building_archetype
-from energy_sim.profiles.household import household_load_kw, household_traits
+from energy_sim.profiles.homes import STREAM_HOUSEHOLD_NOISE, WijkHomes, wijk_homes
 from energy_sim.profiles.solar import SolarField as SolarFieldModel
 from energy_sim.profiles.solar import rooftop_pv_kw_per_kwp, solar_field_ac_kw
 from energy_sim.profiles.weather import Weather, WeatherError, read_knmi_uurgeg, read_weather_csv, read_weather_netcdf, synthetic_weather
@@ -58,33 +59,12 @@ from energy_sim.scenario import Scenario, load_scenario, scenario_hash
 from energy_sim.scenario.schema import GridSource, LoadFlowSolver, ManagerForecast, Measure, OutputFormat, WeatherSource
 from energy_sim.timing import StageClock
 
-# random streams (see module docstring)
+# random streams (see module docstring); 2-6 are the homes' (energy_sim.profiles.homes)
 STREAM_GRID = 1
-STREAM_ADOPTION = 2
-STREAM_HOUSEHOLD_TRAITS = 3
-STREAM_HOUSEHOLD_NOISE = 4
-STREAM_ANNUAL_USE = 5
-STREAM_HEAT_DEMAND = 6
 STREAM_EV = 7
 STREAM_EV_ADOPTION = 8
 STREAM_OUTAGES = 9
 STREAM_FORECAST = 10
-
-#: Household power factor: cos(phi) = 0.97 inductive, a typical value for
-#: aggregated Dutch residential load (assumption; SimBench household profiles
-#: average a similar ratio). q = p * tan(acos(0.97)).
-HOUSEHOLD_Q_PER_P = float(np.tan(np.arccos(0.97)))
-
-#: Spread of annual electricity use between homes (lognormal sigma). Milieu
-#: Centraal averages range from ~1,800 kWh (1 person) to ~4,500 kWh (5
-#: persons) around a mean of ~2,700 kWh: a coefficient of variation of
-#: ~0.35 (assumption derived from those figures).
-ANNUAL_USE_SIGMA = 0.35
-
-#: Spread of space-heating demand between homes of one archetype (lognormal
-#: sigma of the heat-loss coefficient; assumption: occupants, orientation and
-#: partial renovations vary the demand of similar homes by roughly +-25 %).
-HEAT_LOSS_SIGMA = 0.25
 
 #: Share of a transformer's rating in kVA that an instructed LV battery lets
 #: its grid draw as active power at the manager's target [-]. ASSUMPTION:
@@ -165,73 +145,6 @@ def load_weather(scenario: Scenario, time_utc: pd.DatetimeIndex) -> Weather:
 
 
 # --------------------------------------------------------------------------
-
-
-@dataclass
-class HeatPumpGroup:
-    """The homes of a wijk with one heat-pump type (columns into the wijk's arrays)."""
-
-    columns: np.ndarray
-    model: str
-    h_w_k: np.ndarray  # heat-loss coefficient per home [W/K]
-    t_base_degc: float
-    dhw_kwh_per_year: float
-
-    def electric_kw(self, time_utc: pd.DatetimeIndex, t_amb_degc: np.ndarray) -> np.ndarray:
-        """Electricity of the group's heat pumps [kW], ``[n_step, n_home]`` (space heat, hot water, backup)."""
-        return heat_pump_group_electric_kw(time_utc, t_amb_degc, self.h_w_k, self.t_base_degc,
-                                           self.dhw_kwh_per_year, self.model)
-
-
-@dataclass
-class WijkHomes:
-    """The homes of one wijk in the column order of its per-home arrays."""
-
-    code: str
-    ids: list[str]
-    annual_kwh: np.ndarray
-    pv_kwp: np.ndarray
-    traits: object
-    heat_pumps: list[HeatPumpGroup]
-
-
-def _wijk_homes(w, k: int, ids: list[str], seed: int, n_on_heat_network: int = 0) -> WijkHomes:
-    """The homes of wijk number `k`: who has PV and heat pumps, annual use, routines, heat-loss coefficients.
-
-    The first `n_on_heat_network` homes (those of the wijk's first LV grids:
-    a heat network serves a contiguous part of a wijk) are heated by a heat
-    network (`energy_sim.profiles.assets_in_runs`) and get no heat pump; the
-    heat-pump shares stay shares of all the wijk's dwellings, drawn from the
-    other homes (at most all of them). Their gas boilers, like every home's,
-    are not part of the electricity results.
-    """
-    n = len(ids)
-    adoption_rng = np.random.default_rng([seed, STREAM_ADOPTION, k])
-    has_pv = _adopters(adoption_rng, n, w.adoption.pv_frac)
-    use_rng = np.random.default_rng([seed, STREAM_ANNUAL_USE, k])
-    annual = w.electricity_kwh_per_dwelling_per_year * use_rng.lognormal(-0.5 * ANNUAL_USE_SIGMA**2, ANNUAL_USE_SIGMA, n)
-    # one shared day factor for the whole city (common_seed), per-home routines per wijk
-    traits = household_traits(n, rng=np.random.default_rng([seed, STREAM_HOUSEHOLD_TRAITS, k]), common_seed=seed)
-    heat_order = adoption_rng.permutation(n)
-    heat_order = heat_order[heat_order >= min(n_on_heat_network, n)]
-    n_hp = min(int(round(w.adoption.heat_pump_frac * n)), len(heat_order))
-    n_hybrid = min(int(round(w.adoption.hybrid_heat_pump_frac * n)), len(heat_order) - n_hp)
-    archetype = load_building_archetype(w.building_archetype)
-    heat_rng = np.random.default_rng([seed, STREAM_HEAT_DEMAND, k])
-    groups = []
-    for columns, model in ((np.sort(heat_order[:n_hp]), w.heat_pump_model),
-                           (np.sort(heat_order[n_hp:n_hp + n_hybrid]), w.hybrid_heat_pump_model)):
-        if len(columns):
-            h_w_k = archetype.h_w_k * heat_rng.lognormal(-0.5 * HEAT_LOSS_SIGMA**2, HEAT_LOSS_SIGMA, len(columns))
-            groups.append(HeatPumpGroup(columns, model, h_w_k, archetype.t_base_degc, archetype.dhw_kwh_per_year))
-    return WijkHomes(w.code, ids, annual, np.where(has_pv, w.pv_kwp_per_home, 0.0), traits, groups)
-
-
-def _adopters(rng: np.random.Generator, n: int, share: float) -> np.ndarray:
-    """Exactly round(share * n) homes, chosen at random."""
-    chosen = np.zeros(n, dtype=bool)
-    chosen[rng.permutation(n)[: int(round(share * n))]] = True
-    return chosen
 
 
 def _active(asset, time_utc: pd.DatetimeIndex, timezone: str) -> np.ndarray:
@@ -345,6 +258,55 @@ def _given_city(grid) -> GivenCity:
         return load_given_city(grid.source.value, path=grid.path, simbench_code=grid.simbench_code)
     except GivenGridError as exc:  # changed on disk since validation
         raise RunError(f"grid: {exc.message}  [{exc.rule}]", exit_status=2) from None
+
+
+def _city_grid(scenario: Scenario, wijken: list, notes: list[str]) -> tuple[CityGrid, list[MvConnection]]:
+    """The grids of the simulated `wijken`, generated or given, and the MV connections on them.
+
+    Given grids add a note each on what was taken from the file and what the
+    scenario replaced.
+    """
+    lv_conns, mv_conns = _grid_connections(scenario, [w.code for w in wijken])
+    g = scenario.grid
+    rng = np.random.default_rng([scenario.seed, STREAM_GRID])
+    specs = tuple(WijkSpec(w.code, w.name, w.dwellings, w.lon_deg, w.lat_deg) for w in wijken)
+    if g.source != GridSource.generated:
+        given_city = _given_city(g)
+        try:
+            city = build_given_city_grid(given_city, specs, rng=rng,
+                                         lv_connections=tuple(lv_conns), mv_connections=tuple(mv_conns))
+        except (GivenGridError, ValueError) as exc:
+            raise RunError(f"grid: {exc}", exit_status=2) from None
+        notes.append(describe_given_city(given_city, len(wijken)))
+        for w in wijken:
+            notes.append(describe_given(given_city.parts_of(w.code, len(wijken)), w.code, w.dwellings, None))
+        return city, mv_conns
+    given = _given_grids(wijken)
+    city = build_city_grid(specs, rng=rng, lv_params=lv_grid_parameters(g),
+                           lv_connections=tuple(lv_conns), mv_connections=tuple(mv_conns), given=given,
+                           stations=[StationSite(s.name, s.lon_deg, s.lat_deg) for s in g.stations] or None)
+    for w in wijken:
+        if w.code in given:
+            used = given_positions(given[w.code], w.lon_deg, w.lat_deg) is not None
+            notes.append(describe_given(given[w.code], w.code, w.dwellings, used))
+    return city, mv_conns
+
+
+def _homes_on_grid(scenario: Scenario, wijken: list, city: CityGrid,
+                   notes: list[str]) -> tuple[dict[str, WijkHomes], dict[str, list[str]]]:
+    """Per wijk: its homes in the column order of its household connections, and its other LV connections' ids."""
+    homes: dict[str, WijkHomes] = {}
+    extra_ids: dict[str, list[str]] = {}
+    on_heat_network = heat_network_dwellings(scenario, [w.code for w in wijken])
+    for k, w in enumerate(wijken):
+        conns = pd.concat([grid.connections for grid in city.lv_grids[w.code]], ignore_index=True)
+        extra_ids[w.code] = conns.connection_id[(conns.element == "load") & (conns.kind != "household")].tolist()
+        homes[w.code] = wijk_homes(w, k, conns.connection_id[conns.kind == "household"].tolist(), scenario.seed,
+                                   on_heat_network[w.code])
+        if on_heat_network[w.code] > len(homes[w.code].ids):
+            notes.append(f"wijk {w.code}: heat networks connect {on_heat_network[w.code]} dwellings but the wijk "
+                         f"has {len(homes[w.code].ids)}; all its homes are on heat and their demand is simulated in full")
+    return homes, extra_ids
 
 
 def _outage_schedule(scenario: Scenario, solver: CitySolver, mv_ids: list[str], mv_categories: list[str],
@@ -489,42 +451,9 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
     weather = load_weather(scenario, time_utc)
     clock.lap("weather")
     stage(f"building the grids of {len(wijken)} wijk(en)")
-    lv_conns, mv_conns = _grid_connections(scenario, [w.code for w in wijken])
+    city, mv_conns = _city_grid(scenario, wijken, notes)
+    homes, extra_ids = _homes_on_grid(scenario, wijken, city, notes)
     g = scenario.grid
-    lv_params = lv_grid_parameters(g)
-    specs = tuple(WijkSpec(w.code, w.name, w.dwellings, w.lon_deg, w.lat_deg) for w in wijken)
-    if g.source != GridSource.generated:
-        given_city = _given_city(g)
-        try:
-            city = build_given_city_grid(given_city, specs, rng=np.random.default_rng([seed, STREAM_GRID]),
-                                         lv_connections=tuple(lv_conns), mv_connections=tuple(mv_conns))
-        except (GivenGridError, ValueError) as exc:
-            raise RunError(f"grid: {exc}", exit_status=2) from None
-        notes.append(describe_given_city(given_city, len(wijken)))
-        for w in wijken:
-            notes.append(describe_given(given_city.parts_of(w.code, len(wijken)), w.code, w.dwellings, None))
-    else:
-        given = _given_grids(wijken)
-        city = build_city_grid(specs, rng=np.random.default_rng([seed, STREAM_GRID]), lv_params=lv_params,
-                               lv_connections=tuple(lv_conns), mv_connections=tuple(mv_conns), given=given,
-                               stations=[StationSite(s.name, s.lon_deg, s.lat_deg) for s in g.stations] or None)
-        for w in wijken:
-            if w.code in given:
-                used = given_positions(given[w.code], w.lon_deg, w.lat_deg) is not None
-                notes.append(describe_given(given[w.code], w.code, w.dwellings, used))
-
-    homes: dict[str, WijkHomes] = {}
-    extra_ids: dict[str, list[str]] = {}
-    on_heat_network = heat_network_dwellings(scenario, [w.code for w in wijken])
-    for k, w in enumerate(wijken):
-        conns = pd.concat([grid.connections for grid in city.lv_grids[w.code]], ignore_index=True)
-        extra_ids[w.code] = conns.connection_id[(conns.element == "load") & (conns.kind != "household")].tolist()
-        homes[w.code] = _wijk_homes(w, k, conns.connection_id[conns.kind == "household"].tolist(), seed,
-                                    on_heat_network[w.code])
-        if on_heat_network[w.code] > len(homes[w.code].ids):
-            notes.append(f"wijk {w.code}: heat networks connect {on_heat_network[w.code]} dwellings but the wijk "
-                         f"has {len(homes[w.code].ids)}; all its homes are on heat and their demand is simulated in full")
-
     clock.lap("grid build")
     stage(f"grids built ({city.n_buses:,} buses); preparing the load flow and the profiles")
     mv_ids, mv_categories, mv_power_mw = _mv_generation_mw(scenario, weather, time_utc, [w.code for w in wijken])
@@ -658,21 +587,15 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
             hub_kw = np.zeros((i1 - i0, len(hub_ids)))
             category_mw = np.zeros((i1 - i0, len(wijk_codes), len(CATEGORIES)))
             for k, code in enumerate(wijk_codes):
-                h = homes[code]
-                load = household_load_kw(t, h.annual_kwh, rng=np.random.default_rng([seed, STREAM_HOUSEHOLD_NOISE, k, b]),
-                                         traits=h.traits)
-                heat_pump = np.zeros_like(load)
-                for group in h.heat_pumps:
-                    heat_pump[:, group.columns] = group.electric_kw(t, weather.t_amb_degc[i0:i1])
-                home_p[code] = load + heat_pump
-                hp_kw[code] = heat_pump  # (hp_flex rebinds hp_kw[code]; `heat_pump` stays uncapped)
-                hp_uncapped[code] = heat_pump
-                home_q[code] = load * HOUSEHOLD_Q_PER_P  # heat pumps: cos(phi) ~ 1 (inverter drives)
-                category_mw[:, k, CATEGORIES.index("heat_pump")] = heat_pump.sum(axis=1) / 1000.0
-                pv[code] = pv_per_kwp[i0:i1, None] * h.pv_kwp[None, :]
+                block = homes[code].block(t, weather.t_amb_degc[i0:i1], pv_per_kwp[i0:i1],
+                                          np.random.default_rng([seed, STREAM_HOUSEHOLD_NOISE, k, b]))
+                home_p[code], home_q[code], pv[code] = block.p_kw, block.q_kvar, block.pv_kw
+                # hp_flex rebinds hp_kw[code]; hp_uncapped[code] stays what the heat pumps asked for
+                hp_kw[code] = hp_uncapped[code] = block.heat_pump_kw
                 extra[code] = np.zeros((i1 - i0, len(extra_ids[code])))
-                category_mw[:, k, CATEGORIES.index("household")] = load.sum(axis=1) / 1000.0
-                category_mw[:, k, CATEGORIES.index("rooftop_pv")] = -pv[code].sum(axis=1) / 1000.0
+                category_mw[:, k, CATEGORIES.index("household")] = block.load_kw.sum(axis=1) / 1000.0
+                category_mw[:, k, CATEGORIES.index("heat_pump")] = block.heat_pump_kw.sum(axis=1) / 1000.0
+                category_mw[:, k, CATEGORIES.index("rooftop_pv")] = -block.pv_kw.sum(axis=1) / 1000.0
             clock.lap("profiles")
             if ev is not None:
                 # the manager's forecast for the next block: this block's load before EVs (and batteries)
@@ -731,9 +654,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                         0.0, manager.forecast_temperature_error_k)
                     t_fc = weather.t_amb_degc[i1:i1 + (i1 - i0)] + error_k
                     for code in wijk_codes:
-                        hp_next = np.zeros_like(hp_uncapped[code])
-                        for group in homes[code].heat_pumps:
-                            hp_next[:, group.columns] = group.electric_kw(t_next, t_fc)
+                        hp_next = homes[code].heat_pump_kw(t_next, t_fc)
                         base_p[code] += hp_next - hp_uncapped[code]
                         hp_uncapped[code] = hp_next
                     if hp_flex is not None:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import energy_sim
-from energy_sim.engine import NOT_YET_SIMULATED, _wijk_homes, run_scenario
+from energy_sim.engine import NOT_YET_SIMULATED, run_scenario
+from energy_sim.profiles.homes import wijk_homes
 from energy_sim.scenario import load_scenario
 
 SCENARIO = Path(__file__).parent / "scenarios" / "smoke-heat-battery.yaml"
@@ -100,11 +101,11 @@ def test_homes_on_a_heat_network_get_no_heat_pumps():
     w = scenario.wijken[0].model_copy(update={"adoption": scenario.wijken[0].adoption.model_copy(
         update={"heat_pump_frac": 0.4, "hybrid_heat_pump_frac": 0.2})})
     ids = [f"h{i}" for i in range(350)]
-    homes = _wijk_homes(w, 0, ids, seed=1, n_on_heat_network=100)
+    homes = wijk_homes(w, 0, ids, seed=1, n_on_heat_network=100)
     all_electric, hybrid = (g.columns for g in homes.heat_pumps)
     # the shares stay shares of all 350 dwellings, drawn from the 250 not on the network
     assert (len(all_electric), len(hybrid)) == (140, 70)
     assert np.concatenate([all_electric, hybrid]).min() >= 100
     assert not set(all_electric) & set(hybrid)
     # the whole wijk on heat: no heat pumps at all
-    assert _wijk_homes(w, 0, ids, seed=1, n_on_heat_network=350).heat_pumps == []
+    assert wijk_homes(w, 0, ids, seed=1, n_on_heat_network=350).heat_pumps == []

@@ -24,7 +24,7 @@ Dispatch: `heat_network_dispatch` with the model of :func:`heat_network_model`
 then the gas peak boiler). The electricity of the heat pumps, the e-boiler
 and the circulation pumps is the load of the plant's MV connection. The
 connected dwellings are homes of the wijk that get no heat pump of their own
-(``energy_sim.engine._wijk_homes``), so their heating is counted once, here.
+(``energy_sim.profiles.homes.wijk_homes``), so their heating is counted once, here.
 
 Batteries
 ---------
