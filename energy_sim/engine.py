@@ -44,7 +44,7 @@ from energy_sim.grid.given import describe as describe_given
 from energy_sim.grid.given_mv import GivenCity, build_given_city_grid, load_given_city
 from energy_sim.grid.given_mv import describe as describe_given_city
 from energy_sim.grid.metrics import LoadingAccumulator
-from energy_sim.grid.simulate import CitySolver, MvTopology
+from energy_sim.grid.simulate import CitySolver, LvSolver, MvTopology
 from energy_sim.profiles.assets_in_runs import assets_in_run, heat_network_dwellings
 from energy_sim.profiles.homes import STREAM_HOUSEHOLD_NOISE, WijkHomes, wijk_homes
 from energy_sim.profiles.solar import SolarField as SolarFieldModel
@@ -309,6 +309,33 @@ def _homes_on_grid(scenario: Scenario, wijken: list, city: CityGrid,
     return homes, extra_ids
 
 
+#: Most ``pandapower.runpp`` calls a run with ``grid.solver: pandapower`` may take (steps x nets). A
+#: day of the smoke wijk (96 steps x 3 nets) took 22 s of load flow, ~75 ms a call: 50,000 calls are
+#: about an hour; a city-year would be 35,040 x 211 = 7.4 million calls (a week).
+MAX_REFERENCE_RUNPP_CALLS = 50_000
+#: Time per ``runpp`` call for the estimate in the refusal [s] (measured as above).
+REFERENCE_RUNPP_CALL_S = 0.075
+
+
+def _lv_solver(scenario: Scenario, city: CityGrid, n_step: int, notes: list[str]) -> LvSolver:
+    """The batched solver, or pandapower's runpp per step (``grid.solver: pandapower``) when the run is small enough."""
+    if scenario.grid.solver == LoadFlowSolver.batched:
+        return LvSolver.merged
+    n_net = sum(len(grids) for grids in city.lv_grids.values()) + 1
+    calls = n_step * n_net
+    if calls > MAX_REFERENCE_RUNPP_CALLS:
+        raise RunError(
+            f"grid.solver 'pandapower' would take {n_step:,} steps x {n_net} nets = {calls:,} pandapower.runpp calls "
+            f"(more than {MAX_REFERENCE_RUNPP_CALLS:,}, roughly {calls * REFERENCE_RUNPP_CALL_S / 3600:,.1f} h); "
+            f"it is the reference for checking the batched solver on a short horizon or a few wijken: shorten the horizon, set "
+            f"simulate: false on wijken, or use grid.solver: batched (validated against runpp to 1e-6 p.u.)",
+            exit_status=2,
+        )
+    notes.append(f"load flow by pandapower.runpp per step and net (grid.solver: pandapower, the reference): "
+                 f"{calls:,} calls, plus the congestion manager's forecasts if it is on")
+    return LvSolver.pandapower
+
+
 def _outage_schedule(scenario: Scenario, solver: CitySolver, mv_ids: list[str], mv_categories: list[str],
                      mv_wijk: dict[str, str], time_utc: pd.DatetimeIndex) -> OutageSchedule | None:
     """The run's outages on the built grid; None when there are none (the run takes the path without).
@@ -428,13 +455,6 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
     seed = scenario.seed
     time_utc = horizon_index(scenario)
     dt_h = scenario.horizon.dt_h
-    if scenario.grid.solver != LoadFlowSolver.batched:
-        raise RunError(
-            f"grid.solver {scenario.grid.solver.value!r} is not available for city runs (one runpp per step and grid "
-            f"would take days); runs use the batched solver, validated against pandapower.runpp to 1e-6 p.u. "
-            f"For an exact single-grid check use energy_sim.grid.loadflow.run_pandapower_reference",
-            exit_status=2,
-        )
     wijken = [w for w in scenario.wijken if w.simulate]
     if not wijken:
         raise RunError("no wijk has simulate: true; nothing to run", exit_status=2)
@@ -464,7 +484,8 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                            extra_ids, city.mv.connections, lambda a: _active(a, time_utc, scenario.horizon.timezone),
                            dt_h, hub_ids)
     solver = CitySolver(city, [w.code for w in wijken], {c: h.ids for c, h in homes.items()}, extra_ids,
-                        mv_ids, tuple(g.voltage_band_pu), mv_load_ids=assets.mv_load_ids)
+                        mv_ids, tuple(g.voltage_band_pu), mv_load_ids=assets.mv_load_ids,
+                        lv_solver=_lv_solver(scenario, city, len(time_utc), notes))
     outages = _outage_schedule(scenario, solver, mv_ids, mv_categories, mv_wijk, time_utc)
     if outages is not None:
         mv_power_mw = outages.apply_to_generation(mv_power_mw, dt_h * 3600.0)

@@ -144,15 +144,16 @@ def test_round_trip_of_the_results_file(two_runs, tmp_path):
     xr.testing.assert_identical(ds, again)
 
 
-@pytest.mark.parametrize("grid_lines, message", [
-    ("  source: generated\n  solver: pandapower", "grid.solver 'pandapower'"),  # one runpp per step: refused
-])
-def test_grid_settings_runs_do_not_support_are_refused_clearly(tmp_path, grid_lines, message):
+def test_the_reference_solver_on_a_long_horizon_is_refused_with_its_cost(tmp_path):
+    # a year of the smoke wijk: 35,040 steps x (2 LV grids + the MV net) = 105,120 runpp calls > 100,000
     scenario = tmp_path / "refused.yaml"
-    scenario.write_text(SMOKE.read_text().replace("name: smoke", "name: refused").replace("  source: generated", grid_lines))
+    scenario.write_text(SMOKE.read_text().replace("name: smoke", "name: refused")
+                        .replace("  source: generated", "  source: generated\n  solver: pandapower")
+                        .replace("end: 2025-01-13", "end: 2026-01-06"))
     done = cli("run", str(scenario), "--output-dir", str(tmp_path / "out"), cwd=tmp_path)
     assert done.returncode == 2
-    assert message in done.stderr and "Traceback" not in done.stderr
+    assert "35,040 steps x 3 nets = 105,120 pandapower.runpp calls" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_csv_output_format_writes_the_exports(tmp_path):

@@ -884,3 +884,30 @@ def run_pandapower_reference(net, load_p_mw, load_q_mvar, sgen_p_mw, sgen_q_mvar
         max_mismatch_bus=np.full(n_step, -1, np.int64), iterations=its,
         bus_index=net.bus.index.to_numpy(), line_index=net.line.index.to_numpy(),
         trafo_index=net.trafo.index.to_numpy(), ext_grid_index=net.ext_grid.index.to_numpy())
+
+
+class PandapowerLoadFlow:
+    """``pandapower.runpp`` once per step behind `BatchedLoadFlow`'s interface: the reference solver of runs.
+
+    `energy_sim.grid.simulate.CitySolver` uses it for every LV grid and the
+    MV network when a scenario sets ``grid.solver: pandapower``, so a whole
+    run can be repeated with pandapower's own Newton-Raphson and compared
+    with the batched solver (tests/test_reference_solver_runs.py). Slow: one
+    ``runpp`` per step and grid (see `run_pandapower_reference`).
+
+    Parameters
+    ----------
+    net : pandapowerNet
+        Not modified (each `solve` works on a copy).
+    """
+
+    def __init__(self, net):
+        self.net = net
+        self.bus_index = net.bus.index.to_numpy()
+        self.line_index = net.line.index.to_numpy()
+        self.trafo_index = net.trafo.index.to_numpy()
+        self.ext_grid_index = net.ext_grid.index.to_numpy()
+
+    def solve(self, load_p_mw, load_q_mvar, sgen_p_mw, sgen_q_mvar=None, **_batched_options) -> LoadFlowResult:
+        """As `BatchedLoadFlow.solve`; the batched solver's tolerance and chunking options do not apply."""
+        return run_pandapower_reference(self.net, load_p_mw, load_q_mvar, sgen_p_mw, sgen_q_mvar)

@@ -30,7 +30,9 @@ merged LV nets for the model, one compiled call per block); the home ->
 element maps are folded into one `energy_sim.grid.multinet.SourceMap`, so
 the compiled solve reads the engine's per-home arrays directly.
 ``lv_solver="per_grid"`` keeps the original one-`BatchedLoadFlow`-per-grid
-path (same results to ~1e-12).
+path (same results to ~1e-12); ``lv_solver="pandapower"`` solves every LV
+grid and the MV network with ``pandapower.runpp`` per step, the reference a
+scenario selects with ``grid.solver: pandapower``.
 
 Outages.  `solve_block` takes an optional per-step `MvTopology` (10 kV
 cables out of service, and whether the operator restored supply by closing
@@ -66,7 +68,7 @@ import pandapower.topology as pp_topology
 import scipy.sparse as sps
 
 from energy_sim.grid.build import CityGrid, LvGrid, MvGrid
-from energy_sim.grid.loadflow import BatchedLoadFlow, LoadFlowResult, describe_non_converged
+from energy_sim.grid.loadflow import BatchedLoadFlow, LoadFlowResult, PandapowerLoadFlow, describe_non_converged
 from energy_sim.grid.multinet import MultiNetLoadFlow
 
 
@@ -77,6 +79,8 @@ class LvSolver(StrEnum):
     merged = "merged"
     #: one `BatchedLoadFlow` per LV grid (the original path; reference for tests)
     per_grid = "per_grid"
+    #: ``pandapower.runpp`` per step for every LV grid and the MV network (`PandapowerLoadFlow`; slow)
+    pandapower = "pandapower"
 
 
 def _positions(index: pd.Index, labels) -> np.ndarray:
@@ -92,8 +96,8 @@ class LvPlan:
 
     grid: LvGrid
     wijk_code: str
-    #: the grid's own solver (``LvSolver.per_grid`` only, else None)
-    solver: BatchedLoadFlow | None
+    #: the grid's own solver (``LvSolver.per_grid`` and ``LvSolver.pandapower``; None when merged)
+    solver: BatchedLoadFlow | PandapowerLoadFlow | None
     #: per net.load position: column in the wijk's per-home arrays, or -1
     load_home_column: np.ndarray
     #: per net.sgen position: column in the wijk's per-home arrays (rooftop PV), or -1
@@ -221,6 +225,8 @@ class CitySolver:
         ``"merged"`` (default): all LV grids in one batched solve per block
         (`MultiNetLoadFlow`); ``"per_grid"``: one `BatchedLoadFlow` per grid.
         Both give the same results to rounding (tests/grid/test_simulate.py).
+        ``"pandapower"``: ``pandapower.runpp`` per step for every LV grid and
+        the MV network (`PandapowerLoadFlow`), the reference; slow.
     """
 
     def __init__(self, city: CityGrid, wijk_codes: list[str], home_ids: dict[str, list[str]],
@@ -230,6 +236,8 @@ class CitySolver:
         self.wijk_codes = list(wijk_codes)
         self.voltage_band_pu = voltage_band_pu
         self.lv_solver = LvSolver(lv_solver)
+        # the solver of one net (an LV grid per_grid, the MV network, each outage topology)
+        self._flow = PandapowerLoadFlow if self.lv_solver is LvSolver.pandapower else BatchedLoadFlow
         self.plans: list[LvPlan] = []
         n_home = {code: len(home_ids[code]) for code in self.wijk_codes}
         n_extra = {code: len(extra_ids.get(code, [])) for code in self.wijk_codes}
@@ -238,12 +246,12 @@ class CitySolver:
             extra_column = {cid: i for i, cid in enumerate(extra_ids.get(code, []))}
             for grid in city.lv_grids[code]:
                 self.plans.append(self._plan(grid, code, home_column, extra_column,
-                                             self.lv_solver is LvSolver.per_grid))
+                                             self._flow if self.lv_solver is not LvSolver.merged else None))
         self._n_home, self._n_extra = n_home, n_extra
         if self.lv_solver is LvSolver.merged:
             self._setup_merged()
         self.mv = city.mv
-        self.mv_solver = BatchedLoadFlow(self.mv.net)
+        self.mv_solver = self._flow(self.mv.net)
         subs = self.mv.substations.set_index("substation_id")
         self._mv_load_pos_of_plan = _positions(self.mv.net.load.index, subs.loc[[p.grid.name for p in self.plans], "load"])
         mv_conn = self.mv.connections.set_index("connection_id")
@@ -263,7 +271,7 @@ class CitySolver:
 
     @staticmethod
     def _plan(grid: LvGrid, wijk_code: str, home_column: dict[str, int], extra_column: dict[str, int],
-              own_solver: bool = True) -> LvPlan:
+              flow=BatchedLoadFlow) -> LvPlan:
         net, conns = grid.net, grid.connections
         homes = conns[conns.kind == "household"]
         pv = conns[conns.kind == "rooftop_pv"]
@@ -281,7 +289,7 @@ class CitySolver:
             if unpaired:
                 raise ValueError(f"rooftop PV {unpaired[:3]} in {grid.name} has no household '<home id>/pv'")
             sgen_home[_positions(net.sgen.index, pv.element_index)] = [home_column[o] for o in owners]
-        solver = BatchedLoadFlow(net) if own_solver else None
+        solver = flow(net) if flow is not None else None
         # BatchedLoadFlow's result columns follow net.line.index / net.bus.index
         if grid.feeder_lines is not None:
             feeder_heads = _positions(net.line.index, list(grid.feeder_lines))
@@ -425,7 +433,7 @@ class CitySolver:
             dead_buses = pp_topology.unsupplied_buses(net)
             subs = self.mv.substations.set_index("substation_id")
             dead = np.isin(subs.loc[self.lv_trafo_ids, "bus"].to_numpy(), list(dead_buses))
-            self._mv_variants[topology] = (BatchedLoadFlow(net), dead)
+            self._mv_variants[topology] = (self._flow(net), dead)
         return self._mv_variants[topology]
 
     # ------------------------------------------------------------------
@@ -611,7 +619,7 @@ class CitySolver:
                 messages)
 
     def _solve_lv_per_grid(self, home_p_kw, home_q_kvar, rooftop_pv_kw, extra_p_kw, time_utc):
-        """One `BatchedLoadFlow` per LV grid (the original path)."""
+        """One solver per LV grid: `BatchedLoadFlow` (the original path) or `PandapowerLoadFlow` (the reference)."""
         n_step = len(time_utc)
         n_plan = len(self.plans)
         lv_results: list[LoadFlowResult] = []

@@ -273,7 +273,11 @@ class Grid(StrictModel):
     voltage_band_pu: tuple[float, float] = Field(
         (0.90, 1.10), description="Allowed voltage band (EN 50160: +/-10 % of nominal)."
     )
-    solver: LoadFlowSolver = Field(LoadFlowSolver.batched, description="batched: our vectorised solver; pandapower: runpp per step.")
+    solver: LoadFlowSolver = Field(
+        LoadFlowSolver.batched,
+        description="batched: our vectorised solver; pandapower: pandapower.runpp per step and net, the reference "
+                    "(short runs only: at most 50,000 runpp calls).",
+    )
     stations: list[Station] = Field(
         default_factory=list, max_length=20,
         description="110/10 kV stations of the generated 10 kV network; each MV/LV substation is fed from the "
