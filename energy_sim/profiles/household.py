@@ -832,12 +832,13 @@ def _household_kernel(out, day_table, step_index, step_frac, day_idx, day_scale,
     own stream (two pool offsets, one normal per local date), the same
     shape, noise and event clock, hence bit-identical output; connections
     whose expected event count can reach ``_EVENT_POOL_MAX_LAM`` in a step
-    are computed by :func:`_household_column` itself. What differs is the
-    order of work: the day factors of a connection are drawn before its
-    steps (no direct draw interleaves for the others); connections with the
-    same shift share one row of shape values per chunk (``level``); and a
-    tile of connections is computed into a local buffer and written row by
-    row. ``event_gap``/``event_energy`` are the two columns of
+    are computed by :func:`_household_column` itself (their direct draws
+    would interleave with the day-factor draws). What differs is the order
+    of work: connections with the same shift share one row of shape values
+    per chunk (``level``), and a tile of connections is computed into a
+    local buffer and written row by row. Memory beyond the output is
+    ``O(n_conn)``: each connection carries its random stream, clocks and
+    current day factor from chunk to chunk. ``event_gap``/``event_energy`` are the two columns of
     ``event_pool``, contiguous, of a power-of-two length.
     """
     n_step, n_conn = out.shape
@@ -869,12 +870,16 @@ def _household_kernel(out, day_table, step_index, step_frac, day_idx, day_scale,
             n_row += 1
         conn_row[i] = row_of[o]
     # per-connection state carried from chunk to chunk
+    rng_state = np.zeros(n_conn, np.uint64)
+    rng_spare = np.zeros(n_conn)
+    rng_has_spare = np.zeros(n_conn, np.bool_)
+    date = np.full(n_conn, -1, np.int64)  # local date of the current day factor
+    base_kw = np.zeros(n_conn)  # of the current date
+    lam_per_level = np.zeros(n_conn)
     j_noise = np.zeros(n_conn, np.int64)
     j_event = np.zeros(n_conn, np.uint64)
     next_event = np.zeros(n_conn)
     clock = np.zeros(n_conn)
-    base_kw = np.zeros((n_conn, n_date))
-    lam_per_level = np.zeros((n_conn, n_date))
     exact = np.zeros(n_conn, np.bool_)  # computed by _household_column
     n_tile = (n_conn + _TILE - 1) // _TILE
     n_chunk_step = min(_CHUNK, n_step)
@@ -890,33 +895,20 @@ def _household_kernel(out, day_table, step_index, step_frac, day_idx, day_scale,
         for tile in prange(n_tile):
             i0 = tile * _TILE
             n_c = min(_TILE, n_conn - i0)
-            if t0 == 0:  # draws of the tile's connections, in _household_column's order
+            if t0 == 0:  # the pool offsets of the tile's connections, as _household_column draws them
                 for c in range(n_c):
                     i = i0 + c
-                    m_kw = mean_kw[i]
-                    if m_kw <= 0.0:
+                    if mean_kw[i] <= 0.0:
                         next_event[i] = np.inf
                         continue
                     state = _mix64(key + _mix64(np.uint64(i) + _U64_GOLDEN))
-                    spare = 0.0
-                    has_spare = False
                     state, u = _uniform(state)
                     j_noise[i] = int(u * n_window)
                     state, u = _uniform(state)
                     j = int(u * n_event_pool)
                     j_event[i] = np.uint64(j)
                     next_event[i] = event_gap[j]
-                    for d in range(n_date):
-                        state, zd, spare, has_spare = _normal(state, spare, has_spare)
-                        day_f = math.exp(day_sd * zd + day_bias) * day_scale[d]
-                        base_kw[i, d] = (1.0 - event_share) * m_kw * day_f
-                        lam_per_level[i, d] = event_share * m_kw * dt_h / event_kwh * day_f
-                        if lam_per_level[i, d] * level_max >= _EVENT_POOL_MAX_LAM:
-                            exact[i] = True
-                    if exact[i]:
-                        base_kw[i, :] = 0.0
-                        lam_per_level[i, :] = 0.0
-                        next_event[i] = np.inf
+                    rng_state[i] = state
             buf = np.empty((n_chunk_step, _TILE), out.dtype)
             for c in range(n_c):
                 i = i0 + c
@@ -929,8 +921,25 @@ def _household_kernel(out, day_table, step_index, step_frac, day_idx, day_scale,
                 while t < t1:  # one local date at a time
                     d = day_idx[t]
                     t_end = min(t1, date_end[d])
-                    b = base_kw[i, d]
-                    lp = lam_per_level[i, d]
+                    if d != date[i]:  # a new local date: the connection's day factor, drawn in date order
+                        date[i] = d
+                        m_kw = mean_kw[i]
+                        if m_kw > 0.0 and not exact[i]:
+                            state, zd, spare, has_spare = _normal(rng_state[i], rng_spare[i], rng_has_spare[i])
+                            rng_state[i] = state
+                            rng_spare[i] = spare
+                            rng_has_spare[i] = has_spare
+                            day_f = math.exp(day_sd * zd + day_bias) * day_scale[d]
+                            base_kw[i] = (1.0 - event_share) * m_kw * day_f
+                            lam_per_level[i] = event_share * m_kw * dt_h / event_kwh * day_f
+                            if lam_per_level[i] * level_max >= _EVENT_POOL_MAX_LAM:
+                                # direct draws may interleave: the whole column is left to _household_column
+                                exact[i] = True
+                                base_kw[i] = 0.0
+                                lam_per_level[i] = 0.0
+                                ne = np.inf
+                    b = base_kw[i]
+                    lp = lam_per_level[i]
                     # unsigned indices: no negative-index wraparound code in the hot loop
                     for tt in range(np.uint64(t - t0), np.uint64(t_end - t0)):
                         lv = lev[tt]
