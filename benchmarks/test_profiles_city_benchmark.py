@@ -37,12 +37,13 @@ before timing. Timings on a shared machine vary: compare medians.
 
 Measured 2026-11-21 on the shared 2-core machine while another job kept
 one core busy (so the 2-thread runs could not use their second core: read
-CPU times). One thread: CPU 10.6-10.8 s, of which household 8.2-8.4 s
-(5.9-6.0 ns CPU per value), heat pumps ~1.0 s, bookkeeping ~0.6 s,
+CPU times). One thread: CPU 10.6-11.4 s, of which household 8.2-9.0 s
+(5.9-6.5 ns CPU per value), heat pumps ~1.0 s, bookkeeping 0.6-0.7 s,
 batteries ~0.3 s; before the tiled household kernel 17.8 s, household
 14.4 s (10.3 ns) and bookkeeping 1.2 s. Two numba threads: CPU 12.0-13.7 s,
 household 9.3-10.4 s (6.7-7.4 ns; before: 15.3 s and 12.4 s, 8.9 ns).
-Peak traced numpy memory 18 MB, process peak RSS ~345 MB, unchanged.
+Peak traced numpy memory 18 MB, process peak RSS 343-365 MB before and
+after.
 """
 
 import dataclasses
