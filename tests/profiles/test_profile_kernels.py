@@ -51,6 +51,48 @@ def test_household_identical_whatever_the_number_of_threads():
         np.testing.assert_array_equal(r, runs[0])
 
 
+def _reference_kernel(out, day_table, step_index, step_frac, day_idx, day_scale, shift_off, mean_kw, key, day_sd,
+                      noise_pool, n_noise, event_pool, event_gap, event_energy, event_share, event_kwh, event_shape,
+                      dt_h):
+    """The model's step-by-step loop (``_household_column``), one connection after the other."""
+    for i in range(out.shape[1]):
+        hh._household_column(out, i, day_table, step_index, step_frac, day_idx, day_scale, shift_off, mean_kw, key,
+                             day_sd, noise_pool, n_noise, event_pool, event_share, event_kwh, event_shape, dt_h)
+
+
+@pytest.mark.parametrize("start, periods, freq", [
+    ("2025-01-15", 96, "15min"),  # a block as the engine computes it
+    ("2025-03-29 20:00", 192, "15min"),  # across the spring DST change: 23-hour local day
+    ("2025-06-15 13:07", 300, "7min"),  # steps off the minute grid of the shapes: interpolated
+    ("2025-10-20", 24 * 9, "h"),  # hourly, across the autumn DST change
+    ("2025-01-01", 70_100, "15min"),  # longer than the noise pool: read cyclically
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_household_tiled_kernel_reproduces_the_step_by_step_loop(monkeypatch, start, periods, freq, dtype):
+    # The tiled kernel (tiles of connections, shared shape rows, chunks of
+    # steps) must give, bit for bit, what the per-connection loop gives:
+    # zero, typical and business-sized connections (the latter take direct
+    # Poisson/Gamma draws), and a number of connections that is not a
+    # multiple of the tile.
+    t = pd.date_range(start, periods=periods, freq=freq, tz="UTC")
+    n = 150 if periods < 10_000 else 7
+    annual = np.random.default_rng(3).lognormal(np.log(2700), 0.5, n)
+    annual[::11] = 0.0
+    annual[3] = 2.0e6
+    annual[5] = 4.0e5
+    traits = household_traits(n, rng=np.random.default_rng(4), common_seed=9)
+    for profile in ("e1a", "e3a"):
+        fast = household_load_kw(t, annual, rng=np.random.default_rng([8, 1]), traits=traits, profile=profile,
+                                 dtype=dtype)
+        with monkeypatch.context() as m:
+            m.setattr(hh, "_household_kernel", _reference_kernel)
+            reference = household_load_kw(t, annual, rng=np.random.default_rng([8, 1]), traits=traits,
+                                           profile=profile, dtype=dtype)
+        assert fast.dtype == reference.dtype == dtype
+        np.testing.assert_array_equal(fast, reference)
+        assert np.all(reference[:, ::11] == 0.0) and reference[:, 3].mean() > 100.0
+
+
 def test_household_column_does_not_depend_on_other_columns():
     annual, traits = _homes(50)
     full = household_load_kw(BLOCK, annual, rng=np.random.default_rng(11), traits=traits)
