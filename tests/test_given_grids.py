@@ -155,3 +155,22 @@ def test_the_scenario_hash_follows_the_given_files_content_not_its_place(tmp_pat
         path.write_text(scenario_text("h", "{source: pandapower_json, path: noord.json}"))
         hashes.append(scenario_hash(load_scenario(path)))
     assert hashes[0] == hashes[1] != hashes[2]
+
+
+@pytest.mark.parametrize("how", ["absolute", "dotdot", "symlink"])
+def test_a_given_grid_outside_the_scenario_folder_is_a_problem(tmp_path, how):
+    """A partner's scenario may only name grid files next to it: not /etc/..., not ../.., not a symlink out."""
+    outside, folder = tmp_path / "elsewhere", tmp_path / "scenario"
+    outside.mkdir(), folder.mkdir()
+    pp.to_json(two_substation_net(), str(outside / "noord.json"))
+    written = {"absolute": str(outside / "noord.json"), "dotdot": "../elsewhere/noord.json", "symlink": "link.json"}[how]
+    (folder / "link.json").symlink_to(outside / "noord.json")
+    path = _problem(folder, scenario_text("out", f"{{source: pandapower_json, path: '{written}'}}"))
+    scenario, problems = validate_file(path)
+    assert scenario is None
+    assert [(p.line, p.path, p.rule, p.value) for p in problems] == [
+        (17, "wijken[1].grid.path", "outside_scenario_folder", written)]
+    # the same file inside the folder is fine
+    pp.to_json(two_substation_net(), str(folder / "noord.json"))
+    path.write_text(scenario_text("in", "{source: pandapower_json, path: noord.json}"))
+    assert validate_file(path)[1] == []

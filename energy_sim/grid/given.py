@@ -5,16 +5,10 @@ written by ``pandapower.to_json``) or names a SimBench grid (shipped inside
 the ``simbench`` package, no network access). This module turns such a net
 into the `energy_sim.grid.build.LvGrid` objects the engine solves:
 
-1. **Read safely** (`read_pandapower_json`). ``pandapower.from_json`` builds
-   the objects a file names in ``"_module"``/``"_class"`` pairs: it imports
-   the named module (``importlib.import_module``, before any of pandapower's
-   own checks, so a hostile file can run the top-level code of any installed
-   module) and can hand back arbitrary functions (``_class: "function"``)
-   and ``JSONSerializableClass`` subclasses from any module. Scenario files
-   and the files they name are exchanged between partners and are
-   untrusted (DESIGN.md decision 7), so every ``_module``/``_class`` pair in
-   the file, including those inside the JSON strings pandapower nests, is
-   checked against `ALLOWED_CLASSES` *before* pandapower sees the file.
+1. **Read safely** (`energy_sim.grid.given_io.read_pandapower_json`): the
+   file is checked before pandapower's reader, which would otherwise import
+   any module the file names, sees it (scenario files and the files they
+   name are untrusted, DESIGN.md decision 7).
 2. **Split** (`split_lv_grids`) at the MV/LV transformers (in service, LV
    side below 1 kV): each LV grid is the part of the net reachable from one
    transformer's LV bus over lines and closed switches without crossing
@@ -40,7 +34,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +53,7 @@ from energy_sim.grid.build import (
     _template_net,
     element_of_kind,
 )
+from energy_sim.grid.given_io import ALLOWED_CLASSES, GivenGridError, check_json_classes, read_pandapower_json
 
 __all__ = [
     "ALLOWED_CLASSES",
@@ -67,33 +61,12 @@ __all__ = [
     "GivenLvPart",
     "GivenNet",
     "build_given_wijk_grids",
+    "check_json_classes",
     "load_given_net",
     "read_pandapower_json",
     "read_simbench",
     "split_lv_grids",
 ]
-
-#: Largest pandapower JSON file read [bytes]; a whole city's LV and MV nets are ~100 MB.
-MAX_JSON_BYTES = 500_000_000
-
-#: The (module, class) pairs a pandapower JSON file may name: what ``pandapower.to_json`` writes for a
-#: net with its tables and geodata. Modules ending in ``.*`` allow their sub-modules.
-ALLOWED_CLASSES: dict[str, frozenset[str]] = {
-    "pandapower.auxiliary": frozenset({"pandapowerNet"}),
-    "pandapower": frozenset({"pandapowerNet"}),
-    "pandas.core.frame": frozenset({"DataFrame"}),
-    "pandas.core.series": frozenset({"Series"}),
-    "pandas.core.indexes.*": frozenset({"Index", "RangeIndex", "MultiIndex", "Int64Index", "Float64Index",
-                                        "DatetimeIndex", "CategoricalIndex"}),
-    "pandas": frozenset({"DataFrame", "Series", "Index", "RangeIndex", "MultiIndex"}),
-    "numpy": frozenset({"array", "bool", "bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
-                        "uint64", "float16", "float32", "float64", "complex64", "complex128", "str_"}),
-    "builtins": frozenset({"complex", "tuple", "set", "frozenset"}),
-    "shapely.geometry.*": frozenset({"Point", "LineString", "Polygon", "MultiPoint", "MultiLineString",
-                                     "MultiPolygon"}),
-    "geojson.*": frozenset({"Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon",
-                            "Feature", "FeatureCollection"}),
-}
 
 #: Element tables of the given net whose rows are replaced by the scenario's connections.
 REPLACED_TABLES = ("load", "sgen", "storage", "gen", "asymmetric_load", "asymmetric_sgen", "motor", "ward", "xward")
@@ -106,16 +79,6 @@ KEPT_TABLES = {"bus": (), "line": ("from_bus", "to_bus"), "trafo": ("hv_bus", "l
 MAX_POSITION_OFFSET_KM = 25.0
 #: Above this, a voltage is MV or higher [kV]; below, LV.
 LV_MAX_KV = 1.0
-
-
-class GivenGridError(ValueError):
-    """A given grid that cannot be used, with the rule it breaks and the offending value."""
-
-    def __init__(self, rule: str, message: str, value: Any = None):
-        super().__init__(message)
-        self.rule = rule
-        self.message = message
-        self.value = value
 
 
 @dataclass(frozen=True, eq=False)
@@ -185,95 +148,6 @@ class GivenNet:
 
 # --------------------------------------------------------------------------
 # reading
-
-
-def _allowed(module: Any, cls: Any) -> bool:
-    if not isinstance(module, str) or not isinstance(cls, str):
-        return False
-    for pattern, classes in ALLOWED_CLASSES.items():
-        if pattern.endswith(".*"):
-            base = pattern[:-2]
-            matches = module == base or (module.startswith(base + ".") and
-                                         re.fullmatch(r"[A-Za-z0-9_.]+", module) is not None)
-        else:
-            matches = module == pattern
-        if matches and cls in classes:
-            return True
-    return False
-
-
-def check_json_classes(text: str, source: str) -> None:
-    """Raise `GivenGridError` unless every ``_module``/``_class`` in `text` is in `ALLOWED_CLASSES`.
-
-    Strings that hold JSON themselves (pandapower nests tables as JSON
-    strings) are checked too, at any depth.
-    """
-
-    def visit(obj: Any) -> None:
-        stack = [obj]
-        while stack:
-            item = stack.pop()
-            if isinstance(item, dict):
-                if "_module" in item or "_class" in item:
-                    module, cls = item.get("_module"), item.get("_class")
-                    if not _allowed(module, cls):
-                        raise GivenGridError(
-                            "disallowed_object",
-                            f"{source} names {module}.{cls} (\"_module\"/\"_class\"); pandapower would import and "
-                            f"build it, which can run code, so only pandapower nets with pandas, numpy, shapely and "
-                            f"geojson objects are read (no controllers or functions)",
-                            f"{module}.{cls}")
-                stack.extend(item.values())
-            elif isinstance(item, list):
-                stack.extend(item)
-            elif isinstance(item, str) and item.lstrip()[:1] in ("{", "["):
-                # every JSON-looking string: pandapower decodes nested ones, escapes (\\u005f) included
-                try:
-                    stack.append(json.loads(item))
-                except (ValueError, RecursionError):
-                    pass  # a string that only looks like JSON is data; pandapower will not decode it either
-
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise GivenGridError("invalid_json", f"{source} is not valid JSON ({str(exc)[:200]})", None) from None
-    visit(data)
-
-
-def read_pandapower_json(path: str | Path):
-    """Read a pandapower JSON file after checking that it names only allowed classes.
-
-    Raises
-    ------
-    GivenGridError
-        Unreadable, too large, not JSON, naming a disallowed class, or not a
-        pandapower net.
-    """
-    import pandapower as pp
-
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_JSON_BYTES:
-            raise GivenGridError("file_too_large", f"{path.name} has {size:,} bytes; at most {MAX_JSON_BYTES:,} are "
-                                 f"read", size)
-        text = path.read_text(encoding="utf-8")
-    except GivenGridError:
-        raise
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GivenGridError("unreadable_file", f"cannot read {path.name} ({type(exc).__name__}: {exc})",
-                             str(path)) from None
-    check_json_classes(text, path.name)
-    try:
-        net = pp.from_json_string(text, convert=True)
-    except Exception as exc:  # noqa: BLE001 - any failure of the reader is a bad file, reported with its reason
-        raise GivenGridError("invalid_pandapower_json",
-                             f"{path.name} is not a pandapower net pandapower can read ({type(exc).__name__}: "
-                             f"{str(exc)[:200]})", None) from None
-    if not isinstance(net, pp.pandapowerNet):
-        raise GivenGridError("invalid_pandapower_json", f"{path.name} holds a {type(net).__name__}, not a pandapower "
-                             f"net (write it with pandapower.to_json(net, path))", None)
-    return net
 
 
 @functools.cache
