@@ -62,6 +62,7 @@ __all__ = [
     "GivenNet",
     "build_given_wijk_grids",
     "check_json_classes",
+    "closed_bus_group",
     "load_given_net",
     "read_pandapower_json",
     "read_simbench",
@@ -217,6 +218,21 @@ def _kept_columns(table: pd.DataFrame, name: str) -> list[str]:
     return [c for c in standard if c in table.columns]
 
 
+def closed_bus_group(net, buses: set[int]) -> set[int]:
+    """`buses` and every bus joined to them over closed bus-bus switches (busbar sections, couplers)."""
+    group = {int(b) for b in buses}
+    switches = _table(net, "switch")
+    if switches.empty:
+        return group
+    bb = switches[(switches.et == "b") & switches.closed.astype(bool)]
+    graph = nx.Graph()
+    graph.add_edges_from(zip(bb.bus.astype(int), bb.element.astype(int)))
+    for b in list(group):
+        if b in graph:
+            group |= {int(x) for x in nx.node_connected_component(graph, b)}
+    return group
+
+
 def split_lv_grids(net, source: str) -> GivenNet:
     """Split a pandapower net into one `GivenLvPart` per MV/LV transformer (see module docstring).
 
@@ -330,16 +346,7 @@ def _part(net, source: str, name: str, t: int, hv: int, lv: int, comp: set[int],
     _open_ended_lines_as_shunts(net, out, comp)
     pp.create_ext_grid(out, hv, vm_pu=1.0, va_degree=0.0, name=f"{name} MV supply")
 
-    # the LV busbar: the transformer's LV bus and the buses joined to it by closed bus-bus switches
-    busbar = {lv}
-    bb = out.switch[(out.switch.et == "b") & out.switch.closed.astype(bool)]
-    changed = True
-    while changed:
-        changed = False
-        for a, b in zip(bb.bus, bb.element):
-            if (a in busbar) != (b in busbar):
-                busbar |= {int(a), int(b)}
-                changed = True
+    busbar = closed_bus_group(out, {lv})  # the LV busbar with its sections
     import pandapower.topology as pp_topology
 
     graph = pp_topology.create_nxgraph(out, respect_switches=True, include_out_of_service=False,

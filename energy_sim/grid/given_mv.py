@@ -6,9 +6,11 @@ a wijk's given grid (`energy_sim.grid.given.split_lv_grids`); what remains
 at 1 kV and above is the MV network, kept as given (lines, switches,
 transformers, shunts and the ext_grids with their voltage set points):
 
-* stations: one per ``ext_grid``; when the ext_grid sits on the HV side of a
-  transformer, that transformer is the station's HV/MV transformer and its
-  LV side the station busbar, else the ext_grid's bus is the busbar;
+* stations: one per ``ext_grid``; its busbar is the LV side of every
+  in-service transformer fed from the ext_grid's HV bus (parallel HV/MV
+  transformers), with the busbar sections joined to them by closed bus-bus
+  switches (couplers, sectionalisers); without such a transformer the
+  ext_grid's bus (and its sections) is the busbar;
 * substations: one per MV/LV transformer, with a ``load`` at its HV bus that
   carries its LV grid's aggregate (as in generated grids);
 * rings: the parts of the MV network between station busbars (with every
@@ -61,6 +63,7 @@ from energy_sim.grid.given import (
     _lonlat,
     _table,
     build_given_wijk_grids,
+    closed_bus_group,
     read_pandapower_json,
     read_simbench,
     split_lv_grids,
@@ -84,7 +87,9 @@ class GivenCity:
     mv_net : pandapower.pandapowerNet
         The MV part without loads or generators.
     stations : pandas.DataFrame
-        ``name``, ``hv_bus``, ``mv_bus``, ``trafo`` (-1: none), ``ext_grid``, ``lon``, ``lat``.
+        ``name``, ``hv_bus``, ``mv_bus`` (the first busbar section), ``trafo`` (the first in-service HV/MV
+        transformer, -1: none), ``ext_grid``, ``lon``, ``lat``, ``busbar`` (tuple of the busbar's buses),
+        ``hv_side`` (tuple of the HV buses joined to the ext_grid's bus by closed bus-bus switches).
     dropped : dict of str to (int, float)
         MV elements replaced by the scenario's: count and summed ``p_mw`` [MW].
     """
@@ -148,14 +153,21 @@ def split_city_net(net, source: str) -> GivenCity:
                 dropped[name] = (int(mine.sum()), p)
 
     rows = []
+    taken: set[int] = set()
     for k, (e, row) in enumerate(ext.iterrows()):
-        t = hv_mv.index[hv_mv.hv_bus == row.bus]
-        mv_bus = int(hv_mv.at[t[0], "lv_bus"]) if len(t) else int(row.bus)
+        hv_side = closed_bus_group(out, {int(row.bus)})
+        feeding = hv_mv[hv_mv.in_service.astype(bool) & hv_mv.hv_bus.isin(hv_side)]
+        busbar = closed_bus_group(out, set(feeding.lv_bus.astype(int)) if len(feeding) else {int(row.bus)})
+        if busbar & taken:
+            continue  # a second ext_grid of a station already found (e.g. on a coupled HV busbar)
+        taken |= busbar
+        mv_bus = int(feeding.lv_bus.iloc[0]) if len(feeding) else int(row.bus)
         name = str(row["name"]).strip() if isinstance(row["name"], str) and row["name"].strip() else f"station{k + 1}"
         lon, lat = _lonlat(net, [mv_bus, int(row.bus)])
-        rows.append({"name": name, "hv_bus": int(row.bus), "mv_bus": mv_bus, "trafo": int(t[0]) if len(t) else -1,
-                     "ext_grid": int(e), "lon": lon if lon is not None else np.nan,
-                     "lat": lat if lat is not None else np.nan})
+        rows.append({"name": name, "hv_bus": int(row.bus), "mv_bus": mv_bus,
+                     "trafo": int(feeding.index[0]) if len(feeding) else -1, "ext_grid": int(e),
+                     "lon": lon if lon is not None else np.nan, "lat": lat if lat is not None else np.nan,
+                     "busbar": tuple(sorted(busbar)), "hv_side": tuple(sorted(hv_side))})
     stations = pd.DataFrame(rows)
     stations["name"] = _unique_names(stations.name.tolist())
     zone_col = bus.zone if "zone" in bus.columns else pd.Series("", index=bus.index)
@@ -254,7 +266,7 @@ def build_given_city_grid(city: GivenCity, wijken: Sequence[WijkSpec], *, rng: n
             load = int(pp.create_load(net, part.mv_bus, p_mw=0.0, sn_mva=part.sn_mva, name=grid.name))
             sub_rows.append((grid.name, wijk.code, part.mv_bus, load))
 
-    rings = _rings(net, city.stations)
+    rings, bus_ring = _rings(net, city.stations)
     net.line["ring"] = rings.reindex(net.line.index).fillna(-1).astype(np.int64).to_numpy() if len(net.line) else []
     open_sw = net.switch[(net.switch.et == "l") & ~net.switch.closed.astype(bool)] if len(net.switch) else net.switch
     open_switches = np.asarray([s for s, line in zip(open_sw.index, open_sw.element)
@@ -262,7 +274,6 @@ def build_given_city_grid(city: GivenCity, wijken: Sequence[WijkSpec], *, rng: n
     lon0, lat0 = _centre(city, wijken)
     station_of = _station_of(net, city.stations)
     subs = pd.DataFrame(sub_rows, columns=["substation_id", "wijk_code", "bus", "load"])
-    bus_ring = _bus_ring(net)
     xy = [_xy(net, b, lon0, lat0) for b in subs.bus]
     substations = pd.DataFrame({
         "substation_id": subs.substation_id, "wijk_code": subs.wijk_code,
@@ -290,27 +301,23 @@ def build_given_city_grid(city: GivenCity, wijken: Sequence[WijkSpec], *, rng: n
     return CityGrid(lv_grids=lv_grids, mv=mv)
 
 
-def _rings(net, stations: pd.DataFrame) -> pd.Series:
-    """Ring number of every MV line: the parts of the MV network between station busbars, switches closed."""
+def _busbar_buses(stations: pd.DataFrame) -> set[int]:
+    return {int(b) for busbar in stations.busbar for b in busbar}
+
+
+def _rings(net, stations: pd.DataFrame) -> tuple[pd.Series, dict[int, int]]:
+    """Ring number of every MV line and MV bus: the parts of the MV network between station busbars
+    (all sections) and their HV sides, with every switch closed; -1 for lines and buses of none."""
     import pandapower.topology as pp_topology
 
     graph = pp_topology.create_nxgraph(net, respect_switches=False, include_trafos=False)
-    graph.remove_nodes_from(set(stations.mv_bus) | set(stations.hv_bus))
+    graph.remove_nodes_from(_busbar_buses(stations) | {int(b) for hv in stations.hv_side for b in hv})
     ring_of_bus = {}
     for k, comp in enumerate(sorted(nx.connected_components(graph), key=min)):
-        ring_of_bus.update({b: k for b in comp})
+        ring_of_bus.update({int(b): k for b in comp})
     ends = net.line[["from_bus", "to_bus"]]
     ring = [ring_of_bus.get(int(f), ring_of_bus.get(int(t), -1)) for f, t in zip(ends.from_bus, ends.to_bus)]
-    return pd.Series(ring, index=net.line.index, dtype=np.int64)
-
-
-def _bus_ring(net) -> dict[int, int]:
-    out = {}
-    for f, t, r in zip(net.line.from_bus, net.line.to_bus, net.line.ring):
-        if r >= 0:
-            out[int(f)] = int(r)
-            out[int(t)] = int(r)
-    return out
+    return pd.Series(ring, index=net.line.index, dtype=np.int64), ring_of_bus
 
 
 def _station_of(net, stations: pd.DataFrame) -> dict[int, str]:
@@ -319,10 +326,11 @@ def _station_of(net, stations: pd.DataFrame) -> dict[int, str]:
 
     graph = pp_topology.create_nxgraph(net, respect_switches=True, include_trafos=False)
     out: dict[int, str] = {}
-    for name, mv_bus in zip(stations.name, stations.mv_bus):
-        if mv_bus in graph:
-            for b in nx.node_connected_component(graph, mv_bus):
-                out.setdefault(int(b), name)
+    for name, busbar in zip(stations.name, stations.busbar):
+        for section in busbar:
+            if section in graph:
+                for b in nx.node_connected_component(graph, section):
+                    out.setdefault(int(b), name)
     return out
 
 
@@ -340,7 +348,7 @@ def _xy(net, bus: int, lon0: float, lat0: float) -> tuple[float, float]:
 
 def _nearest_mv_bus(net, stations: pd.DataFrame, lon: float, lat: float) -> int:
     """The MV bus (not HV) nearest (lon, lat) within `MAX_POSITION_OFFSET_KM`, else the first station busbar."""
-    hv = set(stations.hv_bus) - set(stations.mv_bus)
+    hv = {int(b) for hv_side in stations.hv_side for b in hv_side} - _busbar_buses(stations)
     best, best_m = int(stations.mv_bus.iloc[0]), MAX_POSITION_OFFSET_KM * 1000.0
     for b in net.bus.index:
         if b in hv:
