@@ -174,3 +174,18 @@ def test_a_given_grid_outside_the_scenario_folder_is_a_problem(tmp_path, how):
     pp.to_json(two_substation_net(), str(folder / "noord.json"))
     path.write_text(scenario_text("in", "{source: pandapower_json, path: noord.json}"))
     assert validate_file(path)[1] == []
+
+
+def test_a_given_transformer_with_zero_short_circuit_voltage_is_a_problem_not_a_traceback(tmp_path):
+    """vk_percent = 0 made the run's first load flow divide by zero (FloatingPointError); now validation
+    names the transformer and the run stops with exit status 2."""
+    net = two_substation_net()
+    net.trafo["vk_percent"] = 0.0
+    pp.to_json(net, str(tmp_path / "noord.json"))
+    _problem(tmp_path, scenario_text("vk0", "{source: pandapower_json, path: noord.json}"))
+    done = cli("run", "bad.yaml", "--output-dir", "out", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout and "FloatingPointError" not in done.stderr
+    assert "bad.yaml:17  wijken[1].grid.path" in done.stderr and "[invalid_grid]" in done.stderr, done.stderr
+    assert "trafo 0 (MSR Oost) has vk_percent = 0; must be > 0" in done.stderr
+    assert not (tmp_path / "out").exists()

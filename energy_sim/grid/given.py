@@ -62,7 +62,9 @@ __all__ = [
     "GivenNet",
     "build_given_wijk_grids",
     "check_json_classes",
+    "check_parameters",
     "closed_bus_group",
+    "unsupported_elements",
     "load_given_net",
     "read_pandapower_json",
     "read_simbench",
@@ -218,6 +220,107 @@ def _kept_columns(table: pd.DataFrame, name: str) -> list[str]:
     return [c for c in standard if c in table.columns]
 
 
+#: Parameter rules of the elements a given grid keeps: (table, column, test, rule text). NaN fails every
+#: test. The load flow divides by these (pandapower build_branch: z = vk/100 * vn^2/sn, x = sqrt(vk^2 -
+#: vkr^2)), so a zero or NaN ends in a FloatingPointError mid-run instead of a problem in validation.
+PARAMETER_RULES: tuple[tuple[str, str, Any, str], ...] = (
+    ("bus", "vn_kv", lambda v: v > 0, "> 0"),
+    ("line", "length_km", lambda v: v > 0, "> 0"),
+    ("line", "r_ohm_per_km", lambda v: v >= 0, ">= 0"),
+    ("line", "x_ohm_per_km", lambda v: v >= 0, ">= 0"),
+    ("line", "c_nf_per_km", lambda v: v >= 0, ">= 0"),
+    ("line", "g_us_per_km", lambda v: v >= 0, ">= 0"),
+    ("line", "max_i_ka", lambda v: v > 0, "> 0"),
+    ("line", "parallel", lambda v: v >= 1, ">= 1"),
+    ("trafo", "sn_mva", lambda v: v > 0, "> 0"),
+    ("trafo", "vn_hv_kv", lambda v: v > 0, "> 0"),
+    ("trafo", "vn_lv_kv", lambda v: v > 0, "> 0"),
+    ("trafo", "vk_percent", lambda v: v > 0, "> 0"),
+    ("trafo", "vkr_percent", lambda v: v >= 0, ">= 0"),
+    ("trafo", "pfe_kw", lambda v: v >= 0, ">= 0"),
+    ("trafo", "i0_percent", lambda v: v >= 0, ">= 0"),
+    ("trafo", "shift_degree", np.isfinite, "finite"),
+    ("trafo", "parallel", lambda v: v >= 1, ">= 1"),
+    ("shunt", "p_mw", np.isfinite, "finite"),
+    ("shunt", "q_mvar", np.isfinite, "finite"),
+    ("shunt", "vn_kv", lambda v: v > 0, "> 0"),
+    ("ext_grid", "vm_pu", lambda v: v > 0, "> 0"),
+    ("ext_grid", "va_degree", np.isfinite, "finite"),
+)
+
+
+def check_parameters(net, source: str) -> None:
+    """Raise `GivenGridError` ``invalid_grid`` naming the first element whose load-flow parameters are
+    missing or out of range (`PARAMETER_RULES`), or that the conversion cannot carry over."""
+
+    def fail(table: str, idx: Any, what: str, value: Any) -> GivenGridError:
+        name = net[table].at[idx, "name"] if "name" in net[table].columns else None
+        named = f" ({name})" if isinstance(name, str) and name else ""
+        return GivenGridError("invalid_grid", f"{source}: {table} {idx}{named} {what}; fix the element in the net "
+                              f"or take it out of the file", value)
+
+    for table, column, test, text in PARAMETER_RULES:
+        frame = _table(net, table)
+        if frame.empty or column not in frame.columns:
+            continue
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(float)
+        with np.errstate(invalid="ignore"):
+            bad = ~np.asarray(test(values), bool)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise fail(table, frame.index[k], f"has {column} = {values[k]:g}; must be {text}", float(values[k]))
+    line = _table(net, "line")
+    if not line.empty:
+        zero = (line.r_ohm_per_km.astype(float) + line.x_ohm_per_km.astype(float)) * line.length_km.astype(float) == 0
+        if zero.any():
+            raise fail("line", line.index[zero.to_numpy()][0], "has zero impedance (r_ohm_per_km = x_ohm_per_km = 0); "
+                       "join the buses with a bus-bus switch instead", 0.0)
+    trafo = _table(net, "trafo")
+    if not trafo.empty:
+        over = trafo.vkr_percent.astype(float) > trafo.vk_percent.astype(float)
+        if over.any():
+            idx = trafo.index[over.to_numpy()][0]
+            raise fail("trafo", idx, f"has vkr_percent = {trafo.at[idx, 'vkr_percent']:g} above vk_percent = "
+                       f"{trafo.at[idx, 'vk_percent']:g}; the short-circuit reactance would be imaginary",
+                       float(trafo.at[idx, "vkr_percent"]))
+        if "tap_pos" in trafo.columns:
+            tapped = pd.to_numeric(trafo.tap_pos, errors="coerce").notna().to_numpy()
+            for column in ("tap_neutral", "tap_step_percent"):
+                if column in trafo.columns:
+                    values = pd.to_numeric(trafo[column], errors="coerce").to_numpy(float)
+                    bad = tapped & ~np.isfinite(values)
+                    if bad.any():
+                        k = int(np.flatnonzero(bad)[0])
+                        raise fail("trafo", trafo.index[k], f"has tap_pos set but {column} = {values[k]:g}; "
+                                   f"must be finite", float(values[k]))
+        if "tap_dependency_table" in trafo.columns:
+            dependent = trafo.tap_dependency_table.fillna(False).astype(bool).to_numpy()
+            if dependent.any():
+                raise fail("trafo", trafo.index[dependent][0], "has tap_dependency_table = True; tap-dependent "
+                           "impedance tables are not carried over into the simulated grids, so set it to False "
+                           "(the impedance at the neutral tap is then used)", True)
+
+
+#: Element tables a given grid cannot carry over (the conversion keeps buses, lines, two-winding
+#: transformers, switches and shunts, and replaces loads and generators).
+UNSUPPORTED_TABLES = ("trafo3w", "impedance", "dcline", "tcsc", "ssc", "svc", "vsc")
+
+
+def unsupported_elements(net, buses: set[int]) -> list[str]:
+    """``"<count> <table>"`` for every `UNSUPPORTED_TABLES` table with elements on `buses`."""
+    found = []
+    for name in UNSUPPORTED_TABLES:
+        table = _table(net, name)
+        if table.empty:
+            continue
+        touches = np.zeros(len(table), bool)
+        for c in [c for c in table.columns if c.endswith("_bus") or c == "bus"]:
+            touches |= table[c].isin(buses).to_numpy()
+        if touches.any():
+            found.append(f"{int(touches.sum())} {name}")
+    return found
+
+
 def closed_bus_group(net, buses: set[int]) -> set[int]:
     """`buses` and every bus joined to them over closed bus-bus switches (busbar sections, couplers)."""
     group = {int(b) for b in buses}
@@ -280,17 +383,7 @@ def split_lv_grids(net, source: str) -> GivenNet:
         owner.update({b: t for b in comp})
         components[t] = comp
 
-    unsupported = []
-    for name in ("trafo3w", "impedance", "dcline", "tcsc", "ssc", "svc", "vsc"):
-        table = _table(net, name)
-        if table.empty:
-            continue
-        bus_cols = [c for c in table.columns if c.endswith("_bus") or c == "bus"]
-        touches = np.zeros(len(table), bool)
-        for c in bus_cols:
-            touches |= table[c].isin(owner.keys()).to_numpy()
-        if touches.any():
-            unsupported.append(f"{int(touches.sum())} {name}")
+    unsupported = unsupported_elements(net, set(owner))
     if unsupported:
         raise GivenGridError("unsupported_elements", f"{source} has {', '.join(unsupported)} in its LV grids; given LV "
                              f"grids may hold lines, switches, shunts, loads and generators", ", ".join(unsupported))
@@ -345,6 +438,7 @@ def _part(net, source: str, name: str, t: int, hv: int, lv: int, comp: set[int],
         out.shunt = shunts.loc[shunts.bus.isin(comp), _kept_columns(shunts, "shunt")].copy()
     _open_ended_lines_as_shunts(net, out, comp)
     pp.create_ext_grid(out, hv, vm_pu=1.0, va_degree=0.0, name=f"{name} MV supply")
+    check_parameters(out, f"{source}, LV grid under transformer {name!r}")
 
     busbar = closed_bus_group(out, {lv})  # the LV busbar with its sections
     import pandapower.topology as pp_topology

@@ -63,10 +63,12 @@ from energy_sim.grid.given import (
     _lonlat,
     _table,
     build_given_wijk_grids,
+    check_parameters,
     closed_bus_group,
     read_pandapower_json,
     read_simbench,
     split_lv_grids,
+    unsupported_elements,
 )
 
 __all__ = ["GivenCity", "build_given_city_grid", "describe", "load_given_city", "split_city_net", "zone_problems"]
@@ -141,6 +143,12 @@ def split_city_net(net, source: str) -> GivenCity:
         out.shunt = shunts.loc[shunts.bus.isin(mv_buses), _kept_columns(shunts, "shunt")].copy()
     ext = ext[ext.in_service.astype(bool) & ext.bus.isin(mv_buses)]
     out.ext_grid = ext[_kept_columns(ext, "ext_grid")].copy()
+    unsupported = unsupported_elements(net, mv_buses)
+    if unsupported:
+        raise GivenGridError("unsupported_elements", f"{source} has {', '.join(unsupported)} in its MV network; the "
+                             f"MV part of a whole-city net may hold lines, two-winding transformers, switches, "
+                             f"shunts, ext_grids, loads and generators", ", ".join(unsupported))
+    check_parameters(out, f"{source}, MV part")
     if "line" in out and len(out.line):
         out.line["ring"] = -1
     dropped = {}

@@ -174,3 +174,23 @@ def test_a_substation_behind_a_bus_bus_switch_is_on_its_ring_and_fed_by_its_cabl
     subs = grid.mv.substations.set_index("substation_id")
     assert subs.at["WK016400/MSR A", "bus"] == rmu and subs.ring.tolist() == [0, 0, 0]
     assert mv_feeding_lines(grid.mv).to_dict() == {"WK016400/MSR A": 0, "WK016400/MSR B": 1, "WK016405/MSR C": 3}
+
+
+@pytest.mark.parametrize("add, found", [
+    (lambda n: pp.create_impedance(n, 2, 3, 0.01, 0.01, 100.0), "1 impedance"),
+    (lambda n: pp.create_transformer3w(n, 0, 1, 4, "63/25/38 MVA 110/20/10 kV"), "1 trafo3w"),
+])
+def test_mv_elements_that_cannot_be_carried_over_are_refused_not_dropped(add, found):
+    net = city_net()
+    add(net)
+    with pytest.raises(GivenGridError) as err:
+        split_city_net(net, "city.json")
+    assert err.value.rule == "unsupported_elements" and err.value.value == found
+
+
+def test_an_mv_cable_without_impedance_data_is_refused_by_name():
+    net = city_net()
+    net.line.at[1, "x_ohm_per_km"] = np.nan
+    with pytest.raises(GivenGridError) as err:
+        split_city_net(net, "city.json")
+    assert err.value.rule == "invalid_grid" and "MV part: line 1 (ring 2-3) has x_ohm_per_km = nan" in err.value.message
