@@ -88,7 +88,15 @@ def test_run_notes_say_what_the_given_grids_hold_and_what_was_replaced(given_run
     notes = energy_sim.open_results(folder / "out" / "given").attrs["notes"]
     assert ("wijk WK016405: LV grids given (SimBench grid 1-LV-rural1--0-sw): 1 transformer(s) "
             "MV1.101-LV1.101-Trafo 1 (160 kVA); 40 dwellings spread over 13 connection points (3-4 per point)") in notes
-    assert "13 load(s), 0.080 MW; 4 sgen(s), 0.160 MW" in notes
+    # what was replaced, counted on the SimBench net itself: its loads and sgens on LV buses
+    import simbench
+
+    sb_net = simbench.get_simbench_net("1-LV-rural1--0-sw")
+    lv = sb_net.bus.index[sb_net.bus.vn_kv < 1.0]
+    loads, sgens = sb_net.load[sb_net.load.bus.isin(lv)], sb_net.sgen[sb_net.sgen.bus.isin(lv)]
+    assert len(loads) == 13  # the 13 connection points above
+    assert (f"{len(loads)} load(s), {loads.p_mw.sum():.3f} MW; {len(sgens)} sgen(s), {sgens.p_mw.sum():.3f} MW"
+            in notes)
     # 12 dwellings on 5 points; the five given loads (0.065 MW) and the PV (0.005 MW) replaced; positions used
     assert "12 dwellings spread over 5 connection points (2-3 per point)" in notes
     assert "5 load(s), 0.065 MW; 1 sgen(s), 0.005 MW; positions from the given net" in notes

@@ -47,11 +47,11 @@ from energy_sim.grid.build import (
     ConnectionKind,
     LvConnection,
     LvGrid,
-    _add_element,
-    _connections_frame,
-    _copy_net,
-    _template_net,
+    add_element,
+    connections_frame,
+    copy_net,
     element_of_kind,
+    template_net,
 )
 from energy_sim.grid.given_io import ALLOWED_CLASSES, GivenGridError, check_json_classes, read_pandapower_json
 
@@ -64,11 +64,17 @@ __all__ = [
     "check_json_classes",
     "check_parameters",
     "closed_bus_group",
-    "unsupported_elements",
+    "guarded",
+    "kept_columns",
+    "load_cached",
     "load_given_net",
+    "lonlat",
     "read_pandapower_json",
     "read_simbench",
     "split_lv_grids",
+    "table_of",
+    "unique_names",
+    "unsupported_elements",
 ]
 
 #: Element tables of the given net whose rows are replaced by the scenario's connections.
@@ -197,7 +203,7 @@ def _point(geo: Any) -> tuple[float, float] | None:
     return None
 
 
-def _lonlat(net, buses: Sequence[int]) -> tuple[float | None, float | None]:
+def lonlat(net, buses: Sequence[int]) -> tuple[float | None, float | None]:
     """Longitude/latitude of the first of `buses` with plausible WGS84 geodata."""
     for bus in buses:
         xy = _point(net.bus.at[bus, "geo"]) if "geo" in net.bus.columns else None
@@ -209,14 +215,14 @@ def _lonlat(net, buses: Sequence[int]) -> tuple[float | None, float | None]:
     return None, None
 
 
-def _table(net, name: str) -> pd.DataFrame:
+def table_of(net, name: str) -> pd.DataFrame:
     table = net[name] if name in net else None
     return table if isinstance(table, pd.DataFrame) else pd.DataFrame()
 
 
-def _kept_columns(table: pd.DataFrame, name: str) -> list[str]:
+def kept_columns(table: pd.DataFrame, name: str) -> list[str]:
     """The given table's columns that pandapower's own table has (drop source-specific extras)."""
-    standard = _template_net()[name].columns
+    standard = template_net()[name].columns
     return [c for c in standard if c in table.columns]
 
 
@@ -260,7 +266,7 @@ def check_parameters(net, source: str) -> None:
                               f"or take it out of the file", value)
 
     for table, column, test, text in PARAMETER_RULES:
-        frame = _table(net, table)
+        frame = table_of(net, table)
         if frame.empty or column not in frame.columns:
             continue
         values = pd.to_numeric(frame[column], errors="coerce").to_numpy(float)
@@ -269,13 +275,13 @@ def check_parameters(net, source: str) -> None:
         if bad.any():
             k = int(np.flatnonzero(bad)[0])
             raise fail(table, frame.index[k], f"has {column} = {values[k]:g}; must be {text}", float(values[k]))
-    line = _table(net, "line")
+    line = table_of(net, "line")
     if not line.empty:
         zero = (line.r_ohm_per_km.astype(float) + line.x_ohm_per_km.astype(float)) * line.length_km.astype(float) == 0
         if zero.any():
             raise fail("line", line.index[zero.to_numpy()][0], "has zero impedance (r_ohm_per_km = x_ohm_per_km = 0); "
                        "join the buses with a bus-bus switch instead", 0.0)
-    trafo = _table(net, "trafo")
+    trafo = table_of(net, "trafo")
     if not trafo.empty:
         over = trafo.vkr_percent.astype(float) > trafo.vk_percent.astype(float)
         if over.any():
@@ -310,7 +316,7 @@ def unsupported_elements(net, buses: set[int]) -> list[str]:
     """``"<count> <table>"`` for every `UNSUPPORTED_TABLES` table with elements on `buses`."""
     found = []
     for name in UNSUPPORTED_TABLES:
-        table = _table(net, name)
+        table = table_of(net, name)
         if table.empty:
             continue
         touches = np.zeros(len(table), bool)
@@ -324,7 +330,7 @@ def unsupported_elements(net, buses: set[int]) -> list[str]:
 def closed_bus_group(net, buses: set[int]) -> set[int]:
     """`buses` and every bus joined to them over closed bus-bus switches (busbar sections, couplers)."""
     group = {int(b) for b in buses}
-    switches = _table(net, "switch")
+    switches = table_of(net, "switch")
     if switches.empty:
         return group
     bb = switches[(switches.et == "b") & switches.closed.astype(bool)]
@@ -350,7 +356,7 @@ def split_lv_grids(net, source: str) -> GivenNet:
     if float(getattr(net, "f_hz", 50.0)) != 50.0:
         raise GivenGridError("frequency", f"{source} is a {net.f_hz} Hz net; the grids here are 50 Hz (set net.f_hz "
                              f"to 50 if the line data are for 50 Hz)", net.f_hz)
-    bus, trafo = _table(net, "bus"), _table(net, "trafo")
+    bus, trafo = table_of(net, "bus"), table_of(net, "trafo")
     if bus.empty or trafo.empty or not {"vn_kv", "in_service"} <= set(bus.columns):
         raise GivenGridError("no_mv_lv_transformer", f"{source} has no transformers; a given grid needs at least one "
                              f"MV/LV transformer (LV side below {LV_MAX_KV:g} kV)", 0)
@@ -390,7 +396,7 @@ def split_lv_grids(net, source: str) -> GivenNet:
 
     dropped: dict[str, tuple[int, float]] = {}
     for name in REPLACED_TABLES:
-        table = _table(net, name)
+        table = table_of(net, name)
         if table.empty or "bus" not in table.columns:
             continue
         mine = table.bus.isin(owner.keys())
@@ -401,7 +407,7 @@ def split_lv_grids(net, source: str) -> GivenNet:
     names = [str(n).strip() if isinstance(n, str) and str(n).strip() else f"trafo{t}"
              for t, n in zip(mv_lv.index, mv_lv["name"])]
     parts = []
-    loads = _table(net, "load")
+    loads = table_of(net, "load")
     for t, name in zip(mv_lv.index, names):
         comp = components[t]
         row = mv_lv.loc[t]
@@ -414,28 +420,28 @@ def _part(net, source: str, name: str, t: int, hv: int, lv: int, comp: set[int],
     """The standalone net of transformer `t` and its LV component `comp`."""
     import pandapower as pp
 
-    out = _copy_net(_template_net())
+    out = copy_net(template_net())
     out.name = name
     keep = sorted(comp | {hv})
     kept = set(keep)
     src_bus = net.bus
-    out.bus = src_bus.loc[keep, _kept_columns(src_bus, "bus")].copy()
-    lines = _table(net, "line")
+    out.bus = src_bus.loc[keep, kept_columns(src_bus, "bus")].copy()
+    lines = table_of(net, "line")
     if not lines.empty:
         sel = lines.from_bus.isin(kept) & lines.to_bus.isin(kept)
-        out.line = lines.loc[sel, _kept_columns(lines, "line")].copy()
-    out.trafo = net.trafo.loc[[t], _kept_columns(net.trafo, "trafo")].copy()
-    switches = _table(net, "switch")
+        out.line = lines.loc[sel, kept_columns(lines, "line")].copy()
+    out.trafo = net.trafo.loc[[t], kept_columns(net.trafo, "trafo")].copy()
+    switches = table_of(net, "switch")
     if not switches.empty:
         et = switches.et
         sel = switches.bus.isin(kept) & (
             ((et == "b") & switches.element.isin(kept))
             | ((et == "l") & switches.element.isin(out.line.index))
             | ((et == "t") & (switches.element == t)))
-        out.switch = switches.loc[sel, _kept_columns(switches, "switch")].copy()
-    shunts = _table(net, "shunt")
+        out.switch = switches.loc[sel, kept_columns(switches, "switch")].copy()
+    shunts = table_of(net, "shunt")
     if not shunts.empty:
-        out.shunt = shunts.loc[shunts.bus.isin(comp), _kept_columns(shunts, "shunt")].copy()
+        out.shunt = shunts.loc[shunts.bus.isin(comp), kept_columns(shunts, "shunt")].copy()
     _open_ended_lines_as_shunts(net, out, comp)
     pp.create_ext_grid(out, hv, vm_pu=1.0, va_degree=0.0, name=f"{name} MV supply")
     check_parameters(out, f"{source}, LV grid under transformer {name!r}")
@@ -485,7 +491,7 @@ def _part(net, source: str, name: str, t: int, hv: int, lv: int, comp: set[int],
         raise GivenGridError("no_connection_points", f"{source}: the LV grid under transformer {name!r} has no "
                              f"loads; its loads are the connection points dwellings are placed on", name)
     point_position = np.array([hops.get(int(b), 0) for b in point_bus], np.int64)
-    lon, lat = _lonlat(net, [hv, lv])
+    lon, lat = lonlat(net, [hv, lv])
     return GivenLvPart(name, out, hv, lv, int(t), tuple(int(h) for h in heads), point_bus, point_position,
                        lon, lat, float(net.trafo.at[t, "sn_mva"]))
 
@@ -503,7 +509,7 @@ def _open_ended_lines_as_shunts(net, out, comp: set[int]) -> None:
     """
     import pandapower as pp
 
-    lines, switches = _table(net, "line"), _table(net, "switch")
+    lines, switches = table_of(net, "line"), table_of(net, "switch")
     if lines.empty:
         return
     inside_from, inside_to = lines.from_bus.isin(comp), lines.to_bus.isin(comp)
@@ -546,6 +552,15 @@ def load_given_net(source: str, path: str | None = None, simbench_code: str | No
     so validation and the run read a file once. The returned object is shared:
     do not modify its nets (`build_given_wijk_grids` copies them).
     """
+    return load_cached(_load_cached, source, path, simbench_code)
+
+
+def load_cached(load, source: Any, path: str | None, simbench_code: str | None):
+    """``load(source, target, stamp)`` through `guarded`, for a file (`path`) or a SimBench code.
+
+    `load` is an ``lru_cache``d reader: the stamp (size and modification time
+    of the file) makes a changed file be read again.
+    """
     source = str(getattr(source, "value", source))
     if source == "simbench":
         target, stamp, shown = str(simbench_code), (), f"SimBench grid {simbench_code}"
@@ -556,10 +571,10 @@ def load_given_net(source: str, path: str | None = None, simbench_code: str | No
         except OSError as exc:
             raise GivenGridError("missing_file", f"cannot read {p.name} ({type(exc).__name__})", str(path)) from None
         target, stamp, shown = str(p.resolve()), (st.st_size, st.st_mtime_ns), p.name
-    return _guarded(_load_cached, source, target, stamp, shown=shown)
+    return guarded(load, source, target, stamp, shown=shown)
 
 
-def _guarded(load, *args, shown: str):
+def guarded(load, *args, shown: str):
     """``load(*args)``; an unexpected failure on an untrusted net becomes a `GivenGridError` (no traceback)."""
     try:
         return load(*args)
@@ -653,10 +668,11 @@ def describe(given: GivenNet, wijk_code: str, n_homes: int, positions_used: bool
 
 def substation_ids(given: GivenNet, wijk_code: str) -> list[str]:
     """The substation (LV grid) ids of a wijk with a given net: ``<wijk code>/<transformer name>``."""
-    return _unique([f"{wijk_code}/{p.name}" for p in given.parts])
+    return unique_names([f"{wijk_code}/{p.name}" for p in given.parts])
 
 
-def _unique(names: list[str]) -> list[str]:
+def unique_names(names: list[str]) -> list[str]:
+    """`names` with repeats numbered: ``["a", "a"]`` -> ``["a", "a (2)"]``."""
     seen: dict[str, int] = {}
     out = []
     for n in names:
@@ -669,7 +685,7 @@ def _lv_grid(part: GivenLvPart, name: str, counts: np.ndarray, extras: Sequence[
              extra_point: Sequence[int]) -> LvGrid:
     import pandapower as pp
 
-    net = _copy_net(part.net)
+    net = copy_net(part.net)
     net.name = name
     prefix = f"{name}/"
     net.bus["name"] = [f"{prefix}{n}" if isinstance(n, str) and n else f"{prefix}bus{b}"
@@ -700,11 +716,11 @@ def _lv_grid(part: GivenLvPart, name: str, counts: np.ndarray, extras: Sequence[
                                        name=conn.connection_id))
             element = "load"
         else:
-            element, index = _add_element(net, kind, bus, conn.connection_id, conn.p_kw / 1e3)
+            element, index = add_element(net, kind, bus, conn.connection_id, conn.p_kw / 1e3)
         for col, value in zip(rows, (conn.connection_id, str(kind), bus, element, index,
                                      int(net.bus.feeder.at[bus]), int(part.point_position[point]))):
             rows[col].append(value)
-    connections = _connections_frame(rows)
+    connections = connections_frame(rows)
     connections["position"] = connections["position"].astype(np.int64)
     if connections["connection_id"].duplicated().any():
         dup = connections.loc[connections["connection_id"].duplicated(), "connection_id"].tolist()

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,11 +46,11 @@ from energy_sim.grid.build import (
     MvConnection,
     MvGrid,
     WijkSpec,
-    _add_element,
-    _connections_frame,
-    _copy_net,
-    _local_xy_m,
-    _template_net,
+    add_element,
+    connections_frame,
+    copy_net,
+    local_xy_m,
+    template_net,
 )
 from energy_sim.grid.given import (
     LV_MAX_KV,
@@ -58,16 +58,17 @@ from energy_sim.grid.given import (
     REPLACED_TABLES,
     GivenGridError,
     GivenNet,
-    _guarded,
-    _kept_columns,
-    _lonlat,
-    _table,
     build_given_wijk_grids,
     check_parameters,
     closed_bus_group,
+    kept_columns,
+    load_cached,
+    lonlat,
     read_pandapower_json,
     read_simbench,
     split_lv_grids,
+    table_of,
+    unique_names,
     unsupported_elements,
 )
 
@@ -114,35 +115,35 @@ def split_city_net(net, source: str) -> GivenCity:
     import pandapower as pp
 
     lv = split_lv_grids(net, source)
-    ext = _table(net, "ext_grid")
+    ext = table_of(net, "ext_grid")
     if ext.empty or not ext.in_service.astype(bool).any():
         raise GivenGridError("no_ext_grid", f"{source} has no ext_grid in service; a whole-city net needs one per "
                              f"HV/MV station", 0)
     bus = net.bus
     mv_buses = set(bus.index[(bus.vn_kv >= LV_MAX_KV) & bus.in_service.astype(bool)])
-    out = _copy_net(_template_net())
+    out = copy_net(template_net())
     out.name = f"MV of {source}"
     out.f_hz = net.f_hz
-    out.bus = bus.loc[sorted(mv_buses), _kept_columns(bus, "bus")].copy()
-    lines = _table(net, "line")
+    out.bus = bus.loc[sorted(mv_buses), kept_columns(bus, "bus")].copy()
+    lines = table_of(net, "line")
     if not lines.empty:
         out.line = lines.loc[lines.from_bus.isin(mv_buses) & lines.to_bus.isin(mv_buses),
-                             _kept_columns(lines, "line")].copy()
+                             kept_columns(lines, "line")].copy()
     trafo = net.trafo
     hv_mv = trafo[trafo.hv_bus.isin(mv_buses) & trafo.lv_bus.isin(mv_buses)]
-    out.trafo = hv_mv[_kept_columns(trafo, "trafo")].copy()
-    switches = _table(net, "switch")
+    out.trafo = hv_mv[kept_columns(trafo, "trafo")].copy()
+    switches = table_of(net, "switch")
     if not switches.empty:
         et = switches.et
         sel = switches.bus.isin(mv_buses) & (
             ((et == "b") & switches.element.isin(mv_buses)) | ((et == "l") & switches.element.isin(out.line.index))
             | ((et == "t") & switches.element.isin(out.trafo.index)))
-        out.switch = switches.loc[sel, _kept_columns(switches, "switch")].copy()
-    shunts = _table(net, "shunt")
+        out.switch = switches.loc[sel, kept_columns(switches, "switch")].copy()
+    shunts = table_of(net, "shunt")
     if not shunts.empty:
-        out.shunt = shunts.loc[shunts.bus.isin(mv_buses), _kept_columns(shunts, "shunt")].copy()
+        out.shunt = shunts.loc[shunts.bus.isin(mv_buses), kept_columns(shunts, "shunt")].copy()
     ext = ext[ext.in_service.astype(bool) & ext.bus.isin(mv_buses)]
-    out.ext_grid = ext[_kept_columns(ext, "ext_grid")].copy()
+    out.ext_grid = ext[kept_columns(ext, "ext_grid")].copy()
     unsupported = unsupported_elements(net, mv_buses)
     if unsupported:
         raise GivenGridError("unsupported_elements", f"{source} has {', '.join(unsupported)} in its MV network; the "
@@ -153,7 +154,7 @@ def split_city_net(net, source: str) -> GivenCity:
         out.line["ring"] = -1
     dropped = {}
     for name in REPLACED_TABLES:
-        table = _table(net, name)
+        table = table_of(net, name)
         if not table.empty and "bus" in table.columns:
             mine = table.bus.isin(mv_buses)
             if mine.any():
@@ -171,13 +172,13 @@ def split_city_net(net, source: str) -> GivenCity:
         taken |= busbar
         mv_bus = int(feeding.lv_bus.iloc[0]) if len(feeding) else int(row.bus)
         name = str(row["name"]).strip() if isinstance(row["name"], str) and row["name"].strip() else f"station{k + 1}"
-        lon, lat = _lonlat(net, [mv_bus, int(row.bus)])
+        lon, lat = lonlat(net, [mv_bus, int(row.bus)])
         rows.append({"name": name, "hv_bus": int(row.bus), "mv_bus": mv_bus,
                      "trafo": int(feeding.index[0]) if len(feeding) else -1, "ext_grid": int(e),
                      "lon": lon if lon is not None else np.nan, "lat": lat if lat is not None else np.nan,
                      "busbar": tuple(sorted(busbar)), "hv_side": tuple(sorted(hv_side))})
     stations = pd.DataFrame(rows)
-    stations["name"] = _unique_names(stations.name.tolist())
+    stations["name"] = unique_names(stations.name.tolist())
     zone_col = bus.zone if "zone" in bus.columns else pd.Series("", index=bus.index)
     zone = [str(zone_col.at[p.lv_bus]) if isinstance(zone_col.at[p.lv_bus], str) else "" for p in lv.parts]
     unsupplied = set(pp.topology.unsupplied_buses(out)) if len(out.bus) else set()
@@ -186,15 +187,6 @@ def split_city_net(net, source: str) -> GivenCity:
         raise GivenGridError("unsupplied_substations", f"{source}: {len(cut)} MV/LV transformer(s) are not supplied "
                              f"from any ext_grid in the MV network as given (e.g. {cut[0]!r})", len(cut))
     return GivenCity(source, lv, zone, out, stations, dropped)
-
-
-def _unique_names(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for n in names:
-        seen[n] = seen.get(n, 0) + 1
-        out.append(n if seen[n] == 1 else f"{n} ({seen[n]})")
-    return out
 
 
 @functools.lru_cache(maxsize=4)
@@ -206,27 +198,26 @@ def _load_cached(source: str, target: str, stamp: tuple) -> GivenCity:
 
 def load_given_city(source: str, path: str | None = None, simbench_code: str | None = None) -> GivenCity:
     """Read and split a whole-city net (cached per file and modification time, or per code)."""
-    source = str(getattr(source, "value", source))
-    if source == "simbench":
-        target, stamp, shown = str(simbench_code), (), f"SimBench grid {simbench_code}"
-    else:
-        p = Path(str(path))
-        try:
-            st = p.stat()
-        except OSError as exc:
-            raise GivenGridError("missing_file", f"cannot read {p.name} ({type(exc).__name__})", str(path)) from None
-        target, stamp, shown = str(p.resolve()), (st.st_size, st.st_mtime_ns), p.name
-    return _guarded(_load_cached, source, target, stamp, shown=shown)
+    return load_cached(_load_cached, source, path, simbench_code)
 
 
-def describe(city: GivenCity, n_wijk: int) -> str:
-    """One run note: the whole-city net's MV part and what of it was replaced."""
+def describe(city: GivenCity, wijk_codes: Sequence[str]) -> str:
+    """One run note: the whole-city net's MV part, how its LV grids went to the simulated wijken
+    (`wijk_codes`) and what of it was replaced."""
     stations = ", ".join(city.stations.name.tolist()[:4])
     n_line = len(city.mv_net.line)
     dropped = "; ".join(f"{n} {level} {table}(s), {p_mw:.3f} MW" for level, items in (("LV", city.lv.dropped),
                                                                                       ("MV", city.dropped))
                         for table, (n, p_mw) in items.items()) or "nothing"
-    by = "all LV grids to the one simulated wijk" if n_wijk == 1 else "LV grids to wijken by net.bus.zone"
+    if len(wijk_codes) == 1:
+        others = sorted({z for z in city.zone if z and z != wijk_codes[0]})
+        n_other = sum(1 for z in city.zone if z in others)
+        by = f"all LV grids to the one simulated wijk {wijk_codes[0]}"
+        if others:
+            by += (f", including {n_other} LV grid(s) of zone(s) {', '.join(repr(z) for z in others[:5])} (other "
+                   f"wijken, not simulated)")
+    else:
+        by = "LV grids to wijken by net.bus.zone"
     return (f"grid given for the whole city ({city.source}): MV network as given ({len(city.stations)} station(s) "
             f"{stations}, {n_line} MV cable(s), {len(city.lv.parts)} MV/LV transformer(s)); {by}; the net's own loads and "
             f"generators were replaced by the scenario's (MV connections at the MV bus nearest their wijk): {dropped}")
@@ -264,7 +255,7 @@ def build_given_city_grid(city: GivenCity, wijken: Sequence[WijkSpec], *, rng: n
         raise GivenGridError("zone_mismatch", reason, None)
     children = rng.spawn(len(wijken))
     lv_grids, sub_rows = {}, []
-    net = _copy_net(city.mv_net)
+    net = copy_net(city.mv_net)
     for wijk, child in zip(wijken, children):
         given = city.parts_of(wijk.code, len(wijken))
         grids = build_given_wijk_grids(given, wijk.dwellings, rng=child, name=wijk.code,
@@ -295,12 +286,12 @@ def build_given_city_grid(city: GivenCity, wijken: Sequence[WijkSpec], *, rng: n
     for conn in mv_connections:
         lon, lat = (conn.lon, conn.lat) if conn.lon is not None else centres.get(conn.wijk_code, (lon0, lat0))
         bus = _nearest_mv_bus(net, city.stations, lon, lat)
-        element, idx = _add_element(net, ConnectionKind(conn.kind), bus, conn.connection_id, conn.p_mw)
+        element, idx = add_element(net, ConnectionKind(conn.kind), bus, conn.connection_id, conn.p_mw)
         for col, value in zip(rows, (conn.connection_id, str(ConnectionKind(conn.kind)), bus, element, idx, -1,
                                      conn.wijk_code, station_of.get(bus, city.stations.name.iloc[0]), -1, 1, False,
                                      float(lon), float(lat))):
             rows[col].append(value)
-    connections = _connections_frame(rows)
+    connections = connections_frame(rows)
     for col in ("line", "parallel"):
         connections[col] = connections[col].astype(np.int64)
     connections["dedicated"] = connections["dedicated"].astype(bool)
@@ -347,10 +338,10 @@ def _centre(city: GivenCity, wijken: Sequence[WijkSpec]) -> tuple[float, float]:
 
 
 def _xy(net, bus: int, lon0: float, lat0: float) -> tuple[float, float]:
-    lon, lat = _lonlat(net, [bus])
+    lon, lat = lonlat(net, [bus])
     if lon is None:
         return 0.0, 0.0
-    x, y = _local_xy_m(np.array([lon]), np.array([lat]), lon0, lat0)
+    x, y = local_xy_m(np.array([lon]), np.array([lat]), lon0, lat0)
     return float(x[0]), float(y[0])
 
 
@@ -361,10 +352,10 @@ def _nearest_mv_bus(net, stations: pd.DataFrame, lon: float, lat: float) -> int:
     for b in net.bus.index:
         if b in hv:
             continue
-        blon, blat = _lonlat(net, [b])
+        blon, blat = lonlat(net, [b])
         if blon is None:
             continue
-        x, y = _local_xy_m(np.array([blon]), np.array([blat]), lon, lat)
+        x, y = local_xy_m(np.array([blon]), np.array([blat]), lon, lat)
         d = math.hypot(float(x[0]), float(y[0]))
         if d < best_m:
             best, best_m = int(b), d

@@ -270,7 +270,11 @@ def _given_grid_problems(located: Located, shown: str, reported: set[str]) -> li
     found: list[Problem] = []
     data = located.data
     codes = _simulated_codes(data)
-    for here, grid, dwellings in _given_grid_sections(data):
+    sections = _given_grid_sections(data)
+    city_given = any(here == ("grid",) for here, _grid, _dwellings in sections)
+    for here, grid, dwellings in sections:
+        if city_given and here != ("grid",):
+            continue  # a wijk's own grid next to a whole-city net is only 'not_applicable' (below); not read
         key = "path" if grid["source"] == "pandapower_json" else "simbench_code"
         value = grid.get(key)
         if not isinstance(value, str) or not value or format_path((*here, key)) in reported:

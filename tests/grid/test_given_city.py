@@ -194,3 +194,13 @@ def test_an_mv_cable_without_impedance_data_is_refused_by_name():
     with pytest.raises(GivenGridError) as err:
         split_city_net(net, "city.json")
     assert err.value.rule == "invalid_grid" and "MV part: line 1 (ring 2-3) has x_ohm_per_km = nan" in err.value.message
+
+
+def test_the_run_note_says_when_the_one_simulated_wijk_gets_other_zones_lv_grids():
+    from energy_sim.grid.given_mv import describe
+
+    given = split_city_net(city_net(), "city.json")
+    # zones: MSR A, MSR B in WK016400; MSR C in WK016405 (tests/grid/given_city_nets.py)
+    assert ("all LV grids to the one simulated wijk WK016400, including 1 LV grid(s) of zone(s) 'WK016405' "
+            "(other wijken, not simulated)") in describe(given, ["WK016400"])
+    assert "LV grids to wijken by net.bus.zone;" in describe(given, ["WK016400", "WK016405"])
