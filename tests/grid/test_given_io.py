@@ -123,7 +123,8 @@ def test_a_table_read_from_an_absolute_path_is_refused_and_nothing_is_imported(t
 
 
 @pytest.mark.parametrize("key, value", [("orient", "table"), ("dtype", ["x"]), ("is_multiindex", "yes"),
-                                        ("typ", "series"), ("chunksize", 1), ("storage_options", {})])
+                                        ("typ", "series"), ("lines", True), ("chunksize", 1),
+                                        ("storage_options", {})])
 def test_only_the_keys_and_values_pandapower_writes_are_allowed_next_to_a_table(key, value, tmp_path):
     path = tmp_path / "keys.json"
     path.write_text(_with_load(**{key: value}))
