@@ -277,7 +277,7 @@ def _city_grid(scenario: Scenario, wijken: list, notes: list[str]) -> tuple[City
                                          lv_connections=tuple(lv_conns), mv_connections=tuple(mv_conns))
         except (GivenGridError, ValueError) as exc:
             raise RunError(f"grid: {exc}", exit_status=2) from None
-        notes.append(describe_given_city(given_city, len(wijken)))
+        notes.append(describe_given_city(given_city, [w.code for w in wijken]))
         for w in wijken:
             notes.append(describe_given(given_city.parts_of(w.code, len(wijken)), w.code, w.dwellings, None))
         return city, mv_conns

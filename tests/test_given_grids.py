@@ -88,7 +88,15 @@ def test_run_notes_say_what_the_given_grids_hold_and_what_was_replaced(given_run
     notes = energy_sim.open_results(folder / "out" / "given").attrs["notes"]
     assert ("wijk WK016405: LV grids given (SimBench grid 1-LV-rural1--0-sw): 1 transformer(s) "
             "MV1.101-LV1.101-Trafo 1 (160 kVA); 40 dwellings spread over 13 connection points (3-4 per point)") in notes
-    assert "13 load(s), 0.080 MW; 4 sgen(s), 0.160 MW" in notes
+    # what was replaced, counted on the SimBench net itself: its loads and sgens on LV buses
+    import simbench
+
+    sb_net = simbench.get_simbench_net("1-LV-rural1--0-sw")
+    lv = sb_net.bus.index[sb_net.bus.vn_kv < 1.0]
+    loads, sgens = sb_net.load[sb_net.load.bus.isin(lv)], sb_net.sgen[sb_net.sgen.bus.isin(lv)]
+    assert len(loads) == 13  # the 13 connection points above
+    assert (f"{len(loads)} load(s), {loads.p_mw.sum():.3f} MW; {len(sgens)} sgen(s), {sgens.p_mw.sum():.3f} MW"
+            in notes)
     # 12 dwellings on 5 points; the five given loads (0.065 MW) and the PV (0.005 MW) replaced; positions used
     assert "12 dwellings spread over 5 connection points (2-3 per point)" in notes
     assert "5 load(s), 0.065 MW; 1 sgen(s), 0.005 MW; positions from the given net" in notes
@@ -155,3 +163,37 @@ def test_the_scenario_hash_follows_the_given_files_content_not_its_place(tmp_pat
         path.write_text(scenario_text("h", "{source: pandapower_json, path: noord.json}"))
         hashes.append(scenario_hash(load_scenario(path)))
     assert hashes[0] == hashes[1] != hashes[2]
+
+
+@pytest.mark.parametrize("how", ["absolute", "dotdot", "symlink"])
+def test_a_given_grid_outside_the_scenario_folder_is_a_problem(tmp_path, how):
+    """A partner's scenario may only name grid files next to it: not /etc/..., not ../.., not a symlink out."""
+    outside, folder = tmp_path / "elsewhere", tmp_path / "scenario"
+    outside.mkdir(), folder.mkdir()
+    pp.to_json(two_substation_net(), str(outside / "noord.json"))
+    written = {"absolute": str(outside / "noord.json"), "dotdot": "../elsewhere/noord.json", "symlink": "link.json"}[how]
+    (folder / "link.json").symlink_to(outside / "noord.json")
+    path = _problem(folder, scenario_text("out", f"{{source: pandapower_json, path: '{written}'}}"))
+    scenario, problems = validate_file(path)
+    assert scenario is None
+    assert [(p.line, p.path, p.rule, p.value) for p in problems] == [
+        (17, "wijken[1].grid.path", "outside_scenario_folder", written)]
+    # the same file inside the folder is fine
+    pp.to_json(two_substation_net(), str(folder / "noord.json"))
+    path.write_text(scenario_text("in", "{source: pandapower_json, path: noord.json}"))
+    assert validate_file(path)[1] == []
+
+
+def test_a_given_transformer_with_zero_short_circuit_voltage_is_a_problem_not_a_traceback(tmp_path):
+    """vk_percent = 0 made the run's first load flow divide by zero (FloatingPointError); now validation
+    names the transformer and the run stops with exit status 2."""
+    net = two_substation_net()
+    net.trafo["vk_percent"] = 0.0
+    pp.to_json(net, str(tmp_path / "noord.json"))
+    _problem(tmp_path, scenario_text("vk0", "{source: pandapower_json, path: noord.json}"))
+    done = cli("run", "bad.yaml", "--output-dir", "out", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout and "FloatingPointError" not in done.stderr
+    assert "bad.yaml:17  wijken[1].grid.path" in done.stderr and "[invalid_grid]" in done.stderr, done.stderr
+    assert "trafo 0 (MSR Oost) has vk_percent = 0; must be > 0" in done.stderr
+    assert not (tmp_path / "out").exists()

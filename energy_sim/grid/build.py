@@ -43,14 +43,20 @@ __all__ = [
     "StationSite",
     "SubstationSite",
     "WijkSpec",
+    "add_element",
     "build_city_grid",
     "build_lv_grid",
     "build_mv_grid",
     "build_wijk_grids",
+    "connections_frame",
+    "copy_net",
+    "element_of_kind",
     "load_grid_types",
+    "local_xy_m",
     "n_feeders_for",
     "n_substations",
     "place_substations",
+    "template_net",
 ]
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -560,13 +566,13 @@ class CityGrid:
 
 
 @functools.cache
-def _template_net() -> pp.pandapowerNet:
+def template_net() -> pp.pandapowerNet:
     # create_empty_network builds ~100 tables and the standard-type library;
-    # a copy of a prepared empty net (_copy_net) is far faster.
+    # a copy of a prepared empty net (copy_net) is far faster.
     return pp.create_empty_network()
 
 
-def _copy_net(net: pp.pandapowerNet) -> pp.pandapowerNet:
+def copy_net(net: pp.pandapowerNet) -> pp.pandapowerNet:
     """An independent copy of a prepared net, ~20x faster than ``copy.deepcopy``.
 
     ``copy.deepcopy`` of a pandapower net deep-copies its ~120 tables column by
@@ -587,7 +593,7 @@ def _copy_net(net: pp.pandapowerNet) -> pp.pandapowerNet:
 
 
 def _empty_net(name: str) -> pp.pandapowerNet:
-    net = _copy_net(_template_net())
+    net = copy_net(template_net())
     net.name = name
     return net
 
@@ -705,7 +711,7 @@ def n_substations(n_homes: int, params: LvGridParameters = LvGridParameters()) -
     return k
 
 
-def _local_xy_m(lon: np.ndarray, lat: np.ndarray, lon0: float, lat0: float) -> tuple[np.ndarray, np.ndarray]:
+def local_xy_m(lon: np.ndarray, lat: np.ndarray, lon0: float, lat0: float) -> tuple[np.ndarray, np.ndarray]:
     """Equirectangular projection around (lon0, lat0) [m]; < 0.1 % error over a city."""
     x = np.radians(np.asarray(lon, float) - lon0) * EARTH_RADIUS_M * math.cos(math.radians(lat0))
     y = np.radians(np.asarray(lat, float) - lat0) * EARTH_RADIUS_M
@@ -724,7 +730,7 @@ def _uniform_disc(rng: np.random.Generator, radius_m: float, size: int) -> tuple
     return r * np.cos(phi), r * np.sin(phi)
 
 
-def _connections_frame(rows: dict[str, Sequence[Any]]) -> pd.DataFrame:
+def connections_frame(rows: dict[str, Sequence[Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     for col in ("bus", "element_index", "feeder"):
         if col in frame:
@@ -732,7 +738,7 @@ def _connections_frame(rows: dict[str, Sequence[Any]]) -> pd.DataFrame:
     return frame
 
 
-def _add_element(net: pp.pandapowerNet, kind: ConnectionKind, bus: int, name: str, p_mw: float) -> tuple[str, int]:
+def add_element(net: pp.pandapowerNet, kind: ConnectionKind, bus: int, name: str, p_mw: float) -> tuple[str, int]:
     element = element_of_kind(kind)
     sn_mva = p_mw if p_mw > 0 else np.nan
     if element == "sgen":
@@ -750,11 +756,11 @@ def _add_extra_connections(
     """Give each extra LV connection its bus, service cable and element, table by table.
 
     The same rows, indices and order as one ``pp.create_bus`` /
-    ``pp.create_line`` / :func:`_add_element` per connection (each ~10 ms;
+    ``pp.create_line`` / :func:`add_element` per connection (each ~10 ms;
     ~700 public chargers made them 10 s of the Hengelo build): buses, service
     cables and loads (batteries too: loads with signed power) are written by
     broadcasting prototype rows; generators (rare on LV) still go through
-    :func:`_add_element`.
+    :func:`add_element`.
     tests/grid/test_build.py compares with pandapower's create functions.
     """
     n = len(conns)
@@ -778,7 +784,7 @@ def _add_extra_connections(
     # generators are rare here; pandapower's own create functions fill their optional
     # columns depending on what the table already holds, so they stay one by one
     for k in (k for k, e in enumerate(elements) if e != "load"):
-        index[k] = _add_element(net, kinds[k], int(bus[k]), conns[k].connection_id, conns[k].p_kw / 1e3)[1]
+        index[k] = add_element(net, kinds[k], int(bus[k]), conns[k].connection_id, conns[k].p_kw / 1e3)[1]
     for conn, kind, element, k in zip(conns, kinds, elements, range(n)):
         for col, value in zip(
             ("connection_id", "kind", "bus", "element", "element_index", "feeder", "position"),
@@ -844,7 +850,7 @@ def build_lv_grid(
 
     prefix = f"{name}/" if name else ""
     trafo_type = params.small_trafo_type if n_homes <= params.small_trafo_max_homes else params.trafo_type
-    net = _copy_net(_substation_template(trafo_type, params.mv_vn_kv, params.lv_vn_kv, params.mv_vm_pu))
+    net = copy_net(_substation_template(trafo_type, params.mv_vn_kv, params.lv_vn_kv, params.mv_vm_pu))
     net.name = name
     mv_bus, lv_bus, trafo = 0, 1, 0
     net.bus.loc[[mv_bus, lv_bus], "name"] = [f"{prefix}MV", f"{prefix}LV busbar"]
@@ -915,7 +921,7 @@ def build_lv_grid(
 
     for table in (net.bus, net.line):
         table["feeder"] = table["feeder"].astype(np.int64)
-    connections = _connections_frame(rows)
+    connections = connections_frame(rows)
     connections["position"] = connections["position"].astype(np.int64)
     if connections["connection_id"].duplicated().any():
         dup = connections.loc[connections["connection_id"].duplicated(), "connection_id"].tolist()
@@ -1098,8 +1104,8 @@ def build_mv_grid(
     st_lat = np.array([s.lat for s in stations], float)
     lon0 = float(np.mean(np.concatenate([sub_lon, st_lon])))
     lat0 = float(np.mean(np.concatenate([sub_lat, st_lat])))
-    sx, sy = _local_xy_m(sub_lon, sub_lat, lon0, lat0)
-    tx, ty = _local_xy_m(st_lon, st_lat, lon0, lat0)
+    sx, sy = local_xy_m(sub_lon, sub_lat, lon0, lat0)
+    tx, ty = local_xy_m(st_lon, st_lat, lon0, lat0)
 
     net = _empty_net("MV")
     cable = _std_line(net, params.cable_type)
@@ -1210,7 +1216,7 @@ def build_mv_grid(
         for conn, dx, dy in zip(mv_connections, jx.tolist(), jy.tolist()):
             kind = ConnectionKind(conn.kind)
             if conn.lon is not None and conn.lat is not None:
-                cx, cy = (float(v) for v in _local_xy_m(np.array([conn.lon]), np.array([conn.lat]), lon0, lat0))
+                cx, cy = (float(v) for v in local_xy_m(np.array([conn.lon]), np.array([conn.lat]), lon0, lat0))
             elif conn.wijk_code in wijk_centre.index:
                 cx = float(wijk_centre.at[conn.wijk_code, "x_m"]) + dx
                 cy = float(wijk_centre.at[conn.wijk_code, "y_m"]) + dy
@@ -1237,7 +1243,7 @@ def build_mv_grid(
                     name=f"{conn.connection_id} feeder", ring=-1,
                 )
             )
-            element, idx = _add_element(net, kind, bus, conn.connection_id, conn.p_mw)
+            element, idx = add_element(net, kind, bus, conn.connection_id, conn.p_mw)
             lon, lat = _local_lonlat(np.array([cx]), np.array([cy]), lon0, lat0)
             for col, value in zip(
                 list(rows),
@@ -1246,7 +1252,7 @@ def build_mv_grid(
             ):
                 rows[col].append(value)
     net.line["ring"] = net.line["ring"].astype(np.int64)
-    connections = _connections_frame(rows)
+    connections = connections_frame(rows)
     for col in ("line", "parallel"):
         connections[col] = connections[col].astype(np.int64)
     connections["dedicated"] = connections["dedicated"].astype(bool)

@@ -5,16 +5,10 @@ written by ``pandapower.to_json``) or names a SimBench grid (shipped inside
 the ``simbench`` package, no network access). This module turns such a net
 into the `energy_sim.grid.build.LvGrid` objects the engine solves:
 
-1. **Read safely** (`read_pandapower_json`). ``pandapower.from_json`` builds
-   the objects a file names in ``"_module"``/``"_class"`` pairs: it imports
-   the named module (``importlib.import_module``, before any of pandapower's
-   own checks, so a hostile file can run the top-level code of any installed
-   module) and can hand back arbitrary functions (``_class: "function"``)
-   and ``JSONSerializableClass`` subclasses from any module. Scenario files
-   and the files they name are exchanged between partners and are
-   untrusted (DESIGN.md decision 7), so every ``_module``/``_class`` pair in
-   the file, including those inside the JSON strings pandapower nests, is
-   checked against `ALLOWED_CLASSES` *before* pandapower sees the file.
+1. **Read safely** (`energy_sim.grid.given_io.read_pandapower_json`): the
+   file is checked before pandapower's reader, which would otherwise import
+   any module the file names, sees it (scenario files and the files they
+   name are untrusted, DESIGN.md decision 7).
 2. **Split** (`split_lv_grids`) at the MV/LV transformers (in service, LV
    side below 1 kV): each LV grid is the part of the net reachable from one
    transformer's LV bus over lines and closed switches without crossing
@@ -40,7 +34,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,12 +47,13 @@ from energy_sim.grid.build import (
     ConnectionKind,
     LvConnection,
     LvGrid,
-    _add_element,
-    _connections_frame,
-    _copy_net,
-    _template_net,
+    add_element,
+    connections_frame,
+    copy_net,
     element_of_kind,
+    template_net,
 )
+from energy_sim.grid.given_io import ALLOWED_CLASSES, GivenGridError, check_json_classes, read_pandapower_json
 
 __all__ = [
     "ALLOWED_CLASSES",
@@ -67,33 +61,21 @@ __all__ = [
     "GivenLvPart",
     "GivenNet",
     "build_given_wijk_grids",
+    "check_json_classes",
+    "check_parameters",
+    "closed_bus_group",
+    "guarded",
+    "kept_columns",
+    "load_cached",
     "load_given_net",
+    "lonlat",
     "read_pandapower_json",
     "read_simbench",
     "split_lv_grids",
+    "table_of",
+    "unique_names",
+    "unsupported_elements",
 ]
-
-#: Largest pandapower JSON file read [bytes]; a whole city's LV and MV nets are ~100 MB.
-MAX_JSON_BYTES = 500_000_000
-
-#: The (module, class) pairs a pandapower JSON file may name: what ``pandapower.to_json`` writes for a
-#: net with its tables and geodata. Modules ending in ``.*`` allow their sub-modules.
-ALLOWED_CLASSES: dict[str, frozenset[str]] = {
-    "pandapower.auxiliary": frozenset({"pandapowerNet"}),
-    "pandapower": frozenset({"pandapowerNet"}),
-    "pandas.core.frame": frozenset({"DataFrame"}),
-    "pandas.core.series": frozenset({"Series"}),
-    "pandas.core.indexes.*": frozenset({"Index", "RangeIndex", "MultiIndex", "Int64Index", "Float64Index",
-                                        "DatetimeIndex", "CategoricalIndex"}),
-    "pandas": frozenset({"DataFrame", "Series", "Index", "RangeIndex", "MultiIndex"}),
-    "numpy": frozenset({"array", "bool", "bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
-                        "uint64", "float16", "float32", "float64", "complex64", "complex128", "str_"}),
-    "builtins": frozenset({"complex", "tuple", "set", "frozenset"}),
-    "shapely.geometry.*": frozenset({"Point", "LineString", "Polygon", "MultiPoint", "MultiLineString",
-                                     "MultiPolygon"}),
-    "geojson.*": frozenset({"Point", "LineString", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon",
-                            "Feature", "FeatureCollection"}),
-}
 
 #: Element tables of the given net whose rows are replaced by the scenario's connections.
 REPLACED_TABLES = ("load", "sgen", "storage", "gen", "asymmetric_load", "asymmetric_sgen", "motor", "ward", "xward")
@@ -106,16 +88,6 @@ KEPT_TABLES = {"bus": (), "line": ("from_bus", "to_bus"), "trafo": ("hv_bus", "l
 MAX_POSITION_OFFSET_KM = 25.0
 #: Above this, a voltage is MV or higher [kV]; below, LV.
 LV_MAX_KV = 1.0
-
-
-class GivenGridError(ValueError):
-    """A given grid that cannot be used, with the rule it breaks and the offending value."""
-
-    def __init__(self, rule: str, message: str, value: Any = None):
-        super().__init__(message)
-        self.rule = rule
-        self.message = message
-        self.value = value
 
 
 @dataclass(frozen=True, eq=False)
@@ -187,95 +159,6 @@ class GivenNet:
 # reading
 
 
-def _allowed(module: Any, cls: Any) -> bool:
-    if not isinstance(module, str) or not isinstance(cls, str):
-        return False
-    for pattern, classes in ALLOWED_CLASSES.items():
-        if pattern.endswith(".*"):
-            base = pattern[:-2]
-            matches = module == base or (module.startswith(base + ".") and
-                                         re.fullmatch(r"[A-Za-z0-9_.]+", module) is not None)
-        else:
-            matches = module == pattern
-        if matches and cls in classes:
-            return True
-    return False
-
-
-def check_json_classes(text: str, source: str) -> None:
-    """Raise `GivenGridError` unless every ``_module``/``_class`` in `text` is in `ALLOWED_CLASSES`.
-
-    Strings that hold JSON themselves (pandapower nests tables as JSON
-    strings) are checked too, at any depth.
-    """
-
-    def visit(obj: Any) -> None:
-        stack = [obj]
-        while stack:
-            item = stack.pop()
-            if isinstance(item, dict):
-                if "_module" in item or "_class" in item:
-                    module, cls = item.get("_module"), item.get("_class")
-                    if not _allowed(module, cls):
-                        raise GivenGridError(
-                            "disallowed_object",
-                            f"{source} names {module}.{cls} (\"_module\"/\"_class\"); pandapower would import and "
-                            f"build it, which can run code, so only pandapower nets with pandas, numpy, shapely and "
-                            f"geojson objects are read (no controllers or functions)",
-                            f"{module}.{cls}")
-                stack.extend(item.values())
-            elif isinstance(item, list):
-                stack.extend(item)
-            elif isinstance(item, str) and item.lstrip()[:1] in ("{", "["):
-                # every JSON-looking string: pandapower decodes nested ones, escapes (\\u005f) included
-                try:
-                    stack.append(json.loads(item))
-                except (ValueError, RecursionError):
-                    pass  # a string that only looks like JSON is data; pandapower will not decode it either
-
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise GivenGridError("invalid_json", f"{source} is not valid JSON ({str(exc)[:200]})", None) from None
-    visit(data)
-
-
-def read_pandapower_json(path: str | Path):
-    """Read a pandapower JSON file after checking that it names only allowed classes.
-
-    Raises
-    ------
-    GivenGridError
-        Unreadable, too large, not JSON, naming a disallowed class, or not a
-        pandapower net.
-    """
-    import pandapower as pp
-
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_JSON_BYTES:
-            raise GivenGridError("file_too_large", f"{path.name} has {size:,} bytes; at most {MAX_JSON_BYTES:,} are "
-                                 f"read", size)
-        text = path.read_text(encoding="utf-8")
-    except GivenGridError:
-        raise
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GivenGridError("unreadable_file", f"cannot read {path.name} ({type(exc).__name__}: {exc})",
-                             str(path)) from None
-    check_json_classes(text, path.name)
-    try:
-        net = pp.from_json_string(text, convert=True)
-    except Exception as exc:  # noqa: BLE001 - any failure of the reader is a bad file, reported with its reason
-        raise GivenGridError("invalid_pandapower_json",
-                             f"{path.name} is not a pandapower net pandapower can read ({type(exc).__name__}: "
-                             f"{str(exc)[:200]})", None) from None
-    if not isinstance(net, pp.pandapowerNet):
-        raise GivenGridError("invalid_pandapower_json", f"{path.name} holds a {type(net).__name__}, not a pandapower "
-                             f"net (write it with pandapower.to_json(net, path))", None)
-    return net
-
-
 @functools.cache
 def simbench_codes() -> frozenset[str]:
     """Every grid code the installed simbench package ships."""
@@ -320,7 +203,7 @@ def _point(geo: Any) -> tuple[float, float] | None:
     return None
 
 
-def _lonlat(net, buses: Sequence[int]) -> tuple[float | None, float | None]:
+def lonlat(net, buses: Sequence[int]) -> tuple[float | None, float | None]:
     """Longitude/latitude of the first of `buses` with plausible WGS84 geodata."""
     for bus in buses:
         xy = _point(net.bus.at[bus, "geo"]) if "geo" in net.bus.columns else None
@@ -332,15 +215,131 @@ def _lonlat(net, buses: Sequence[int]) -> tuple[float | None, float | None]:
     return None, None
 
 
-def _table(net, name: str) -> pd.DataFrame:
+def table_of(net, name: str) -> pd.DataFrame:
     table = net[name] if name in net else None
     return table if isinstance(table, pd.DataFrame) else pd.DataFrame()
 
 
-def _kept_columns(table: pd.DataFrame, name: str) -> list[str]:
+def kept_columns(table: pd.DataFrame, name: str) -> list[str]:
     """The given table's columns that pandapower's own table has (drop source-specific extras)."""
-    standard = _template_net()[name].columns
+    standard = template_net()[name].columns
     return [c for c in standard if c in table.columns]
+
+
+#: Parameter rules of the elements a given grid keeps: (table, column, test, rule text). NaN fails every
+#: test. The load flow divides by these (pandapower build_branch: z = vk/100 * vn^2/sn, x = sqrt(vk^2 -
+#: vkr^2)), so a zero or NaN ends in a FloatingPointError mid-run instead of a problem in validation.
+PARAMETER_RULES: tuple[tuple[str, str, Any, str], ...] = (
+    ("bus", "vn_kv", lambda v: v > 0, "> 0"),
+    ("line", "length_km", lambda v: v > 0, "> 0"),
+    ("line", "r_ohm_per_km", lambda v: v >= 0, ">= 0"),
+    ("line", "x_ohm_per_km", lambda v: v >= 0, ">= 0"),
+    ("line", "c_nf_per_km", lambda v: v >= 0, ">= 0"),
+    ("line", "g_us_per_km", lambda v: v >= 0, ">= 0"),
+    ("line", "max_i_ka", lambda v: v > 0, "> 0"),
+    ("line", "parallel", lambda v: v >= 1, ">= 1"),
+    ("trafo", "sn_mva", lambda v: v > 0, "> 0"),
+    ("trafo", "vn_hv_kv", lambda v: v > 0, "> 0"),
+    ("trafo", "vn_lv_kv", lambda v: v > 0, "> 0"),
+    ("trafo", "vk_percent", lambda v: v > 0, "> 0"),
+    ("trafo", "vkr_percent", lambda v: v >= 0, ">= 0"),
+    ("trafo", "pfe_kw", lambda v: v >= 0, ">= 0"),
+    ("trafo", "i0_percent", lambda v: v >= 0, ">= 0"),
+    ("trafo", "shift_degree", np.isfinite, "finite"),
+    ("trafo", "parallel", lambda v: v >= 1, ">= 1"),
+    ("shunt", "p_mw", np.isfinite, "finite"),
+    ("shunt", "q_mvar", np.isfinite, "finite"),
+    ("shunt", "vn_kv", lambda v: v > 0, "> 0"),
+    ("ext_grid", "vm_pu", lambda v: v > 0, "> 0"),
+    ("ext_grid", "va_degree", np.isfinite, "finite"),
+)
+
+
+def check_parameters(net, source: str) -> None:
+    """Raise `GivenGridError` ``invalid_grid`` naming the first element whose load-flow parameters are
+    missing or out of range (`PARAMETER_RULES`), or that the conversion cannot carry over."""
+
+    def fail(table: str, idx: Any, what: str, value: Any) -> GivenGridError:
+        name = net[table].at[idx, "name"] if "name" in net[table].columns else None
+        named = f" ({name})" if isinstance(name, str) and name else ""
+        return GivenGridError("invalid_grid", f"{source}: {table} {idx}{named} {what}; fix the element in the net "
+                              f"or take it out of the file", value)
+
+    for table, column, test, text in PARAMETER_RULES:
+        frame = table_of(net, table)
+        if frame.empty or column not in frame.columns:
+            continue
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(float)
+        with np.errstate(invalid="ignore"):
+            bad = ~np.asarray(test(values), bool)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise fail(table, frame.index[k], f"has {column} = {values[k]:g}; must be {text}", float(values[k]))
+    line = table_of(net, "line")
+    if not line.empty:
+        zero = (line.r_ohm_per_km.astype(float) + line.x_ohm_per_km.astype(float)) * line.length_km.astype(float) == 0
+        if zero.any():
+            raise fail("line", line.index[zero.to_numpy()][0], "has zero impedance (r_ohm_per_km = x_ohm_per_km = 0); "
+                       "join the buses with a bus-bus switch instead", 0.0)
+    trafo = table_of(net, "trafo")
+    if not trafo.empty:
+        over = trafo.vkr_percent.astype(float) > trafo.vk_percent.astype(float)
+        if over.any():
+            idx = trafo.index[over.to_numpy()][0]
+            raise fail("trafo", idx, f"has vkr_percent = {trafo.at[idx, 'vkr_percent']:g} above vk_percent = "
+                       f"{trafo.at[idx, 'vk_percent']:g}; the short-circuit reactance would be imaginary",
+                       float(trafo.at[idx, "vkr_percent"]))
+        if "tap_pos" in trafo.columns:
+            tapped = pd.to_numeric(trafo.tap_pos, errors="coerce").notna().to_numpy()
+            for column in ("tap_neutral", "tap_step_percent"):
+                if column in trafo.columns:
+                    values = pd.to_numeric(trafo[column], errors="coerce").to_numpy(float)
+                    bad = tapped & ~np.isfinite(values)
+                    if bad.any():
+                        k = int(np.flatnonzero(bad)[0])
+                        raise fail("trafo", trafo.index[k], f"has tap_pos set but {column} = {values[k]:g}; "
+                                   f"must be finite", float(values[k]))
+        if "tap_dependency_table" in trafo.columns:
+            dependent = trafo.tap_dependency_table.fillna(False).astype(bool).to_numpy()
+            if dependent.any():
+                raise fail("trafo", trafo.index[dependent][0], "has tap_dependency_table = True; tap-dependent "
+                           "impedance tables are not carried over into the simulated grids, so set it to False "
+                           "(the impedance at the neutral tap is then used)", True)
+
+
+#: Element tables a given grid cannot carry over (the conversion keeps buses, lines, two-winding
+#: transformers, switches and shunts, and replaces loads and generators).
+UNSUPPORTED_TABLES = ("trafo3w", "impedance", "dcline", "tcsc", "ssc", "svc", "vsc")
+
+
+def unsupported_elements(net, buses: set[int]) -> list[str]:
+    """``"<count> <table>"`` for every `UNSUPPORTED_TABLES` table with elements on `buses`."""
+    found = []
+    for name in UNSUPPORTED_TABLES:
+        table = table_of(net, name)
+        if table.empty:
+            continue
+        touches = np.zeros(len(table), bool)
+        for c in [c for c in table.columns if c.endswith("_bus") or c == "bus"]:
+            touches |= table[c].isin(buses).to_numpy()
+        if touches.any():
+            found.append(f"{int(touches.sum())} {name}")
+    return found
+
+
+def closed_bus_group(net, buses: set[int]) -> set[int]:
+    """`buses` and every bus joined to them over closed bus-bus switches (busbar sections, couplers)."""
+    group = {int(b) for b in buses}
+    switches = table_of(net, "switch")
+    if switches.empty:
+        return group
+    bb = switches[(switches.et == "b") & switches.closed.astype(bool)]
+    graph = nx.Graph()
+    graph.add_edges_from(zip(bb.bus.astype(int), bb.element.astype(int)))
+    for b in list(group):
+        if b in graph:
+            group |= {int(x) for x in nx.node_connected_component(graph, b)}
+    return group
 
 
 def split_lv_grids(net, source: str) -> GivenNet:
@@ -357,7 +356,7 @@ def split_lv_grids(net, source: str) -> GivenNet:
     if float(getattr(net, "f_hz", 50.0)) != 50.0:
         raise GivenGridError("frequency", f"{source} is a {net.f_hz} Hz net; the grids here are 50 Hz (set net.f_hz "
                              f"to 50 if the line data are for 50 Hz)", net.f_hz)
-    bus, trafo = _table(net, "bus"), _table(net, "trafo")
+    bus, trafo = table_of(net, "bus"), table_of(net, "trafo")
     if bus.empty or trafo.empty or not {"vn_kv", "in_service"} <= set(bus.columns):
         raise GivenGridError("no_mv_lv_transformer", f"{source} has no transformers; a given grid needs at least one "
                              f"MV/LV transformer (LV side below {LV_MAX_KV:g} kV)", 0)
@@ -390,24 +389,14 @@ def split_lv_grids(net, source: str) -> GivenNet:
         owner.update({b: t for b in comp})
         components[t] = comp
 
-    unsupported = []
-    for name in ("trafo3w", "impedance", "dcline", "tcsc", "ssc", "svc", "vsc"):
-        table = _table(net, name)
-        if table.empty:
-            continue
-        bus_cols = [c for c in table.columns if c.endswith("_bus") or c == "bus"]
-        touches = np.zeros(len(table), bool)
-        for c in bus_cols:
-            touches |= table[c].isin(owner.keys()).to_numpy()
-        if touches.any():
-            unsupported.append(f"{int(touches.sum())} {name}")
+    unsupported = unsupported_elements(net, set(owner))
     if unsupported:
         raise GivenGridError("unsupported_elements", f"{source} has {', '.join(unsupported)} in its LV grids; given LV "
                              f"grids may hold lines, switches, shunts, loads and generators", ", ".join(unsupported))
 
     dropped: dict[str, tuple[int, float]] = {}
     for name in REPLACED_TABLES:
-        table = _table(net, name)
+        table = table_of(net, name)
         if table.empty or "bus" not in table.columns:
             continue
         mine = table.bus.isin(owner.keys())
@@ -418,7 +407,7 @@ def split_lv_grids(net, source: str) -> GivenNet:
     names = [str(n).strip() if isinstance(n, str) and str(n).strip() else f"trafo{t}"
              for t, n in zip(mv_lv.index, mv_lv["name"])]
     parts = []
-    loads = _table(net, "load")
+    loads = table_of(net, "load")
     for t, name in zip(mv_lv.index, names):
         comp = components[t]
         row = mv_lv.loc[t]
@@ -431,41 +420,33 @@ def _part(net, source: str, name: str, t: int, hv: int, lv: int, comp: set[int],
     """The standalone net of transformer `t` and its LV component `comp`."""
     import pandapower as pp
 
-    out = _copy_net(_template_net())
+    out = copy_net(template_net())
     out.name = name
     keep = sorted(comp | {hv})
     kept = set(keep)
     src_bus = net.bus
-    out.bus = src_bus.loc[keep, _kept_columns(src_bus, "bus")].copy()
-    lines = _table(net, "line")
+    out.bus = src_bus.loc[keep, kept_columns(src_bus, "bus")].copy()
+    lines = table_of(net, "line")
     if not lines.empty:
         sel = lines.from_bus.isin(kept) & lines.to_bus.isin(kept)
-        out.line = lines.loc[sel, _kept_columns(lines, "line")].copy()
-    out.trafo = net.trafo.loc[[t], _kept_columns(net.trafo, "trafo")].copy()
-    switches = _table(net, "switch")
+        out.line = lines.loc[sel, kept_columns(lines, "line")].copy()
+    out.trafo = net.trafo.loc[[t], kept_columns(net.trafo, "trafo")].copy()
+    switches = table_of(net, "switch")
     if not switches.empty:
         et = switches.et
         sel = switches.bus.isin(kept) & (
             ((et == "b") & switches.element.isin(kept))
             | ((et == "l") & switches.element.isin(out.line.index))
             | ((et == "t") & (switches.element == t)))
-        out.switch = switches.loc[sel, _kept_columns(switches, "switch")].copy()
-    shunts = _table(net, "shunt")
+        out.switch = switches.loc[sel, kept_columns(switches, "switch")].copy()
+    shunts = table_of(net, "shunt")
     if not shunts.empty:
-        out.shunt = shunts.loc[shunts.bus.isin(comp), _kept_columns(shunts, "shunt")].copy()
+        out.shunt = shunts.loc[shunts.bus.isin(comp), kept_columns(shunts, "shunt")].copy()
     _open_ended_lines_as_shunts(net, out, comp)
     pp.create_ext_grid(out, hv, vm_pu=1.0, va_degree=0.0, name=f"{name} MV supply")
+    check_parameters(out, f"{source}, LV grid under transformer {name!r}")
 
-    # the LV busbar: the transformer's LV bus and the buses joined to it by closed bus-bus switches
-    busbar = {lv}
-    bb = out.switch[(out.switch.et == "b") & out.switch.closed.astype(bool)]
-    changed = True
-    while changed:
-        changed = False
-        for a, b in zip(bb.bus, bb.element):
-            if (a in busbar) != (b in busbar):
-                busbar |= {int(a), int(b)}
-                changed = True
+    busbar = closed_bus_group(out, {lv})  # the LV busbar with its sections
     import pandapower.topology as pp_topology
 
     graph = pp_topology.create_nxgraph(out, respect_switches=True, include_out_of_service=False,
@@ -510,7 +491,7 @@ def _part(net, source: str, name: str, t: int, hv: int, lv: int, comp: set[int],
         raise GivenGridError("no_connection_points", f"{source}: the LV grid under transformer {name!r} has no "
                              f"loads; its loads are the connection points dwellings are placed on", name)
     point_position = np.array([hops.get(int(b), 0) for b in point_bus], np.int64)
-    lon, lat = _lonlat(net, [hv, lv])
+    lon, lat = lonlat(net, [hv, lv])
     return GivenLvPart(name, out, hv, lv, int(t), tuple(int(h) for h in heads), point_bus, point_position,
                        lon, lat, float(net.trafo.at[t, "sn_mva"]))
 
@@ -528,7 +509,7 @@ def _open_ended_lines_as_shunts(net, out, comp: set[int]) -> None:
     """
     import pandapower as pp
 
-    lines, switches = _table(net, "line"), _table(net, "switch")
+    lines, switches = table_of(net, "line"), table_of(net, "switch")
     if lines.empty:
         return
     inside_from, inside_to = lines.from_bus.isin(comp), lines.to_bus.isin(comp)
@@ -571,6 +552,15 @@ def load_given_net(source: str, path: str | None = None, simbench_code: str | No
     so validation and the run read a file once. The returned object is shared:
     do not modify its nets (`build_given_wijk_grids` copies them).
     """
+    return load_cached(_load_cached, source, path, simbench_code)
+
+
+def load_cached(load, source: Any, path: str | None, simbench_code: str | None):
+    """``load(source, target, stamp)`` through `guarded`, for a file (`path`) or a SimBench code.
+
+    `load` is an ``lru_cache``d reader: the stamp (size and modification time
+    of the file) makes a changed file be read again.
+    """
     source = str(getattr(source, "value", source))
     if source == "simbench":
         target, stamp, shown = str(simbench_code), (), f"SimBench grid {simbench_code}"
@@ -581,10 +571,10 @@ def load_given_net(source: str, path: str | None = None, simbench_code: str | No
         except OSError as exc:
             raise GivenGridError("missing_file", f"cannot read {p.name} ({type(exc).__name__})", str(path)) from None
         target, stamp, shown = str(p.resolve()), (st.st_size, st.st_mtime_ns), p.name
-    return _guarded(_load_cached, source, target, stamp, shown=shown)
+    return guarded(load, source, target, stamp, shown=shown)
 
 
-def _guarded(load, *args, shown: str):
+def guarded(load, *args, shown: str):
     """``load(*args)``; an unexpected failure on an untrusted net becomes a `GivenGridError` (no traceback)."""
     try:
         return load(*args)
@@ -678,10 +668,11 @@ def describe(given: GivenNet, wijk_code: str, n_homes: int, positions_used: bool
 
 def substation_ids(given: GivenNet, wijk_code: str) -> list[str]:
     """The substation (LV grid) ids of a wijk with a given net: ``<wijk code>/<transformer name>``."""
-    return _unique([f"{wijk_code}/{p.name}" for p in given.parts])
+    return unique_names([f"{wijk_code}/{p.name}" for p in given.parts])
 
 
-def _unique(names: list[str]) -> list[str]:
+def unique_names(names: list[str]) -> list[str]:
+    """`names` with repeats numbered: ``["a", "a"]`` -> ``["a", "a (2)"]``."""
     seen: dict[str, int] = {}
     out = []
     for n in names:
@@ -694,7 +685,7 @@ def _lv_grid(part: GivenLvPart, name: str, counts: np.ndarray, extras: Sequence[
              extra_point: Sequence[int]) -> LvGrid:
     import pandapower as pp
 
-    net = _copy_net(part.net)
+    net = copy_net(part.net)
     net.name = name
     prefix = f"{name}/"
     net.bus["name"] = [f"{prefix}{n}" if isinstance(n, str) and n else f"{prefix}bus{b}"
@@ -725,11 +716,11 @@ def _lv_grid(part: GivenLvPart, name: str, counts: np.ndarray, extras: Sequence[
                                        name=conn.connection_id))
             element = "load"
         else:
-            element, index = _add_element(net, kind, bus, conn.connection_id, conn.p_kw / 1e3)
+            element, index = add_element(net, kind, bus, conn.connection_id, conn.p_kw / 1e3)
         for col, value in zip(rows, (conn.connection_id, str(kind), bus, element, index,
                                      int(net.bus.feeder.at[bus]), int(part.point_position[point]))):
             rows[col].append(value)
-    connections = _connections_frame(rows)
+    connections = connections_frame(rows)
     connections["position"] = connections["position"].astype(np.int64)
     if connections["connection_id"].duplicated().any():
         dup = connections.loc[connections["connection_id"].duplicated(), "connection_id"].tolist()

@@ -6,9 +6,11 @@ a wijk's given grid (`energy_sim.grid.given.split_lv_grids`); what remains
 at 1 kV and above is the MV network, kept as given (lines, switches,
 transformers, shunts and the ext_grids with their voltage set points):
 
-* stations: one per ``ext_grid``; when the ext_grid sits on the HV side of a
-  transformer, that transformer is the station's HV/MV transformer and its
-  LV side the station busbar, else the ext_grid's bus is the busbar;
+* stations: one per ``ext_grid``; its busbar is the LV side of every
+  in-service transformer fed from the ext_grid's HV bus (parallel HV/MV
+  transformers), with the busbar sections joined to them by closed bus-bus
+  switches (couplers, sectionalisers); without such a transformer the
+  ext_grid's bus (and its sections) is the busbar;
 * substations: one per MV/LV transformer, with a ``load`` at its HV bus that
   carries its LV grid's aggregate (as in generated grids);
 * rings: the parts of the MV network between station busbars (with every
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,11 +46,11 @@ from energy_sim.grid.build import (
     MvConnection,
     MvGrid,
     WijkSpec,
-    _add_element,
-    _connections_frame,
-    _copy_net,
-    _local_xy_m,
-    _template_net,
+    add_element,
+    connections_frame,
+    copy_net,
+    local_xy_m,
+    template_net,
 )
 from energy_sim.grid.given import (
     LV_MAX_KV,
@@ -56,14 +58,18 @@ from energy_sim.grid.given import (
     REPLACED_TABLES,
     GivenGridError,
     GivenNet,
-    _guarded,
-    _kept_columns,
-    _lonlat,
-    _table,
     build_given_wijk_grids,
+    check_parameters,
+    closed_bus_group,
+    kept_columns,
+    load_cached,
+    lonlat,
     read_pandapower_json,
     read_simbench,
     split_lv_grids,
+    table_of,
+    unique_names,
+    unsupported_elements,
 )
 
 __all__ = ["GivenCity", "build_given_city_grid", "describe", "load_given_city", "split_city_net", "zone_problems"]
@@ -84,7 +90,9 @@ class GivenCity:
     mv_net : pandapower.pandapowerNet
         The MV part without loads or generators.
     stations : pandas.DataFrame
-        ``name``, ``hv_bus``, ``mv_bus``, ``trafo`` (-1: none), ``ext_grid``, ``lon``, ``lat``.
+        ``name``, ``hv_bus``, ``mv_bus`` (the first busbar section), ``trafo`` (the first in-service HV/MV
+        transformer, -1: none), ``ext_grid``, ``lon``, ``lat``, ``busbar`` (tuple of the busbar's buses),
+        ``hv_side`` (tuple of the HV buses joined to the ext_grid's bus by closed bus-bus switches).
     dropped : dict of str to (int, float)
         MV elements replaced by the scenario's: count and summed ``p_mw`` [MW].
     """
@@ -107,40 +115,46 @@ def split_city_net(net, source: str) -> GivenCity:
     import pandapower as pp
 
     lv = split_lv_grids(net, source)
-    ext = _table(net, "ext_grid")
+    ext = table_of(net, "ext_grid")
     if ext.empty or not ext.in_service.astype(bool).any():
         raise GivenGridError("no_ext_grid", f"{source} has no ext_grid in service; a whole-city net needs one per "
                              f"HV/MV station", 0)
     bus = net.bus
     mv_buses = set(bus.index[(bus.vn_kv >= LV_MAX_KV) & bus.in_service.astype(bool)])
-    out = _copy_net(_template_net())
+    out = copy_net(template_net())
     out.name = f"MV of {source}"
     out.f_hz = net.f_hz
-    out.bus = bus.loc[sorted(mv_buses), _kept_columns(bus, "bus")].copy()
-    lines = _table(net, "line")
+    out.bus = bus.loc[sorted(mv_buses), kept_columns(bus, "bus")].copy()
+    lines = table_of(net, "line")
     if not lines.empty:
         out.line = lines.loc[lines.from_bus.isin(mv_buses) & lines.to_bus.isin(mv_buses),
-                             _kept_columns(lines, "line")].copy()
+                             kept_columns(lines, "line")].copy()
     trafo = net.trafo
     hv_mv = trafo[trafo.hv_bus.isin(mv_buses) & trafo.lv_bus.isin(mv_buses)]
-    out.trafo = hv_mv[_kept_columns(trafo, "trafo")].copy()
-    switches = _table(net, "switch")
+    out.trafo = hv_mv[kept_columns(trafo, "trafo")].copy()
+    switches = table_of(net, "switch")
     if not switches.empty:
         et = switches.et
         sel = switches.bus.isin(mv_buses) & (
             ((et == "b") & switches.element.isin(mv_buses)) | ((et == "l") & switches.element.isin(out.line.index))
             | ((et == "t") & switches.element.isin(out.trafo.index)))
-        out.switch = switches.loc[sel, _kept_columns(switches, "switch")].copy()
-    shunts = _table(net, "shunt")
+        out.switch = switches.loc[sel, kept_columns(switches, "switch")].copy()
+    shunts = table_of(net, "shunt")
     if not shunts.empty:
-        out.shunt = shunts.loc[shunts.bus.isin(mv_buses), _kept_columns(shunts, "shunt")].copy()
+        out.shunt = shunts.loc[shunts.bus.isin(mv_buses), kept_columns(shunts, "shunt")].copy()
     ext = ext[ext.in_service.astype(bool) & ext.bus.isin(mv_buses)]
-    out.ext_grid = ext[_kept_columns(ext, "ext_grid")].copy()
+    out.ext_grid = ext[kept_columns(ext, "ext_grid")].copy()
+    unsupported = unsupported_elements(net, mv_buses)
+    if unsupported:
+        raise GivenGridError("unsupported_elements", f"{source} has {', '.join(unsupported)} in its MV network; the "
+                             f"MV part of a whole-city net may hold lines, two-winding transformers, switches, "
+                             f"shunts, ext_grids, loads and generators", ", ".join(unsupported))
+    check_parameters(out, f"{source}, MV part")
     if "line" in out and len(out.line):
         out.line["ring"] = -1
     dropped = {}
     for name in REPLACED_TABLES:
-        table = _table(net, name)
+        table = table_of(net, name)
         if not table.empty and "bus" in table.columns:
             mine = table.bus.isin(mv_buses)
             if mine.any():
@@ -148,16 +162,23 @@ def split_city_net(net, source: str) -> GivenCity:
                 dropped[name] = (int(mine.sum()), p)
 
     rows = []
+    taken: set[int] = set()
     for k, (e, row) in enumerate(ext.iterrows()):
-        t = hv_mv.index[hv_mv.hv_bus == row.bus]
-        mv_bus = int(hv_mv.at[t[0], "lv_bus"]) if len(t) else int(row.bus)
+        hv_side = closed_bus_group(out, {int(row.bus)})
+        feeding = hv_mv[hv_mv.in_service.astype(bool) & hv_mv.hv_bus.isin(hv_side)]
+        busbar = closed_bus_group(out, set(feeding.lv_bus.astype(int)) if len(feeding) else {int(row.bus)})
+        if busbar & taken:
+            continue  # a second ext_grid of a station already found (e.g. on a coupled HV busbar)
+        taken |= busbar
+        mv_bus = int(feeding.lv_bus.iloc[0]) if len(feeding) else int(row.bus)
         name = str(row["name"]).strip() if isinstance(row["name"], str) and row["name"].strip() else f"station{k + 1}"
-        lon, lat = _lonlat(net, [mv_bus, int(row.bus)])
-        rows.append({"name": name, "hv_bus": int(row.bus), "mv_bus": mv_bus, "trafo": int(t[0]) if len(t) else -1,
-                     "ext_grid": int(e), "lon": lon if lon is not None else np.nan,
-                     "lat": lat if lat is not None else np.nan})
+        lon, lat = lonlat(net, [mv_bus, int(row.bus)])
+        rows.append({"name": name, "hv_bus": int(row.bus), "mv_bus": mv_bus,
+                     "trafo": int(feeding.index[0]) if len(feeding) else -1, "ext_grid": int(e),
+                     "lon": lon if lon is not None else np.nan, "lat": lat if lat is not None else np.nan,
+                     "busbar": tuple(sorted(busbar)), "hv_side": tuple(sorted(hv_side))})
     stations = pd.DataFrame(rows)
-    stations["name"] = _unique_names(stations.name.tolist())
+    stations["name"] = unique_names(stations.name.tolist())
     zone_col = bus.zone if "zone" in bus.columns else pd.Series("", index=bus.index)
     zone = [str(zone_col.at[p.lv_bus]) if isinstance(zone_col.at[p.lv_bus], str) else "" for p in lv.parts]
     unsupplied = set(pp.topology.unsupplied_buses(out)) if len(out.bus) else set()
@@ -166,15 +187,6 @@ def split_city_net(net, source: str) -> GivenCity:
         raise GivenGridError("unsupplied_substations", f"{source}: {len(cut)} MV/LV transformer(s) are not supplied "
                              f"from any ext_grid in the MV network as given (e.g. {cut[0]!r})", len(cut))
     return GivenCity(source, lv, zone, out, stations, dropped)
-
-
-def _unique_names(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for n in names:
-        seen[n] = seen.get(n, 0) + 1
-        out.append(n if seen[n] == 1 else f"{n} ({seen[n]})")
-    return out
 
 
 @functools.lru_cache(maxsize=4)
@@ -186,27 +198,26 @@ def _load_cached(source: str, target: str, stamp: tuple) -> GivenCity:
 
 def load_given_city(source: str, path: str | None = None, simbench_code: str | None = None) -> GivenCity:
     """Read and split a whole-city net (cached per file and modification time, or per code)."""
-    source = str(getattr(source, "value", source))
-    if source == "simbench":
-        target, stamp, shown = str(simbench_code), (), f"SimBench grid {simbench_code}"
-    else:
-        p = Path(str(path))
-        try:
-            st = p.stat()
-        except OSError as exc:
-            raise GivenGridError("missing_file", f"cannot read {p.name} ({type(exc).__name__})", str(path)) from None
-        target, stamp, shown = str(p.resolve()), (st.st_size, st.st_mtime_ns), p.name
-    return _guarded(_load_cached, source, target, stamp, shown=shown)
+    return load_cached(_load_cached, source, path, simbench_code)
 
 
-def describe(city: GivenCity, n_wijk: int) -> str:
-    """One run note: the whole-city net's MV part and what of it was replaced."""
+def describe(city: GivenCity, wijk_codes: Sequence[str]) -> str:
+    """One run note: the whole-city net's MV part, how its LV grids went to the simulated wijken
+    (`wijk_codes`) and what of it was replaced."""
     stations = ", ".join(city.stations.name.tolist()[:4])
     n_line = len(city.mv_net.line)
     dropped = "; ".join(f"{n} {level} {table}(s), {p_mw:.3f} MW" for level, items in (("LV", city.lv.dropped),
                                                                                       ("MV", city.dropped))
                         for table, (n, p_mw) in items.items()) or "nothing"
-    by = "all LV grids to the one simulated wijk" if n_wijk == 1 else "LV grids to wijken by net.bus.zone"
+    if len(wijk_codes) == 1:
+        others = sorted({z for z in city.zone if z and z != wijk_codes[0]})
+        n_other = sum(1 for z in city.zone if z in others)
+        by = f"all LV grids to the one simulated wijk {wijk_codes[0]}"
+        if others:
+            by += (f", including {n_other} LV grid(s) of zone(s) {', '.join(repr(z) for z in others[:5])} (other "
+                   f"wijken, not simulated)")
+    else:
+        by = "LV grids to wijken by net.bus.zone"
     return (f"grid given for the whole city ({city.source}): MV network as given ({len(city.stations)} station(s) "
             f"{stations}, {n_line} MV cable(s), {len(city.lv.parts)} MV/LV transformer(s)); {by}; the net's own loads and "
             f"generators were replaced by the scenario's (MV connections at the MV bus nearest their wijk): {dropped}")
@@ -244,7 +255,7 @@ def build_given_city_grid(city: GivenCity, wijken: Sequence[WijkSpec], *, rng: n
         raise GivenGridError("zone_mismatch", reason, None)
     children = rng.spawn(len(wijken))
     lv_grids, sub_rows = {}, []
-    net = _copy_net(city.mv_net)
+    net = copy_net(city.mv_net)
     for wijk, child in zip(wijken, children):
         given = city.parts_of(wijk.code, len(wijken))
         grids = build_given_wijk_grids(given, wijk.dwellings, rng=child, name=wijk.code,
@@ -254,7 +265,7 @@ def build_given_city_grid(city: GivenCity, wijken: Sequence[WijkSpec], *, rng: n
             load = int(pp.create_load(net, part.mv_bus, p_mw=0.0, sn_mva=part.sn_mva, name=grid.name))
             sub_rows.append((grid.name, wijk.code, part.mv_bus, load))
 
-    rings = _rings(net, city.stations)
+    rings, bus_ring = _rings(net, city.stations)
     net.line["ring"] = rings.reindex(net.line.index).fillna(-1).astype(np.int64).to_numpy() if len(net.line) else []
     open_sw = net.switch[(net.switch.et == "l") & ~net.switch.closed.astype(bool)] if len(net.switch) else net.switch
     open_switches = np.asarray([s for s, line in zip(open_sw.index, open_sw.element)
@@ -262,7 +273,6 @@ def build_given_city_grid(city: GivenCity, wijken: Sequence[WijkSpec], *, rng: n
     lon0, lat0 = _centre(city, wijken)
     station_of = _station_of(net, city.stations)
     subs = pd.DataFrame(sub_rows, columns=["substation_id", "wijk_code", "bus", "load"])
-    bus_ring = _bus_ring(net)
     xy = [_xy(net, b, lon0, lat0) for b in subs.bus]
     substations = pd.DataFrame({
         "substation_id": subs.substation_id, "wijk_code": subs.wijk_code,
@@ -276,12 +286,12 @@ def build_given_city_grid(city: GivenCity, wijken: Sequence[WijkSpec], *, rng: n
     for conn in mv_connections:
         lon, lat = (conn.lon, conn.lat) if conn.lon is not None else centres.get(conn.wijk_code, (lon0, lat0))
         bus = _nearest_mv_bus(net, city.stations, lon, lat)
-        element, idx = _add_element(net, ConnectionKind(conn.kind), bus, conn.connection_id, conn.p_mw)
+        element, idx = add_element(net, ConnectionKind(conn.kind), bus, conn.connection_id, conn.p_mw)
         for col, value in zip(rows, (conn.connection_id, str(ConnectionKind(conn.kind)), bus, element, idx, -1,
                                      conn.wijk_code, station_of.get(bus, city.stations.name.iloc[0]), -1, 1, False,
                                      float(lon), float(lat))):
             rows[col].append(value)
-    connections = _connections_frame(rows)
+    connections = connections_frame(rows)
     for col in ("line", "parallel"):
         connections[col] = connections[col].astype(np.int64)
     connections["dedicated"] = connections["dedicated"].astype(bool)
@@ -290,27 +300,23 @@ def build_given_city_grid(city: GivenCity, wijken: Sequence[WijkSpec], *, rng: n
     return CityGrid(lv_grids=lv_grids, mv=mv)
 
 
-def _rings(net, stations: pd.DataFrame) -> pd.Series:
-    """Ring number of every MV line: the parts of the MV network between station busbars, switches closed."""
+def _busbar_buses(stations: pd.DataFrame) -> set[int]:
+    return {int(b) for busbar in stations.busbar for b in busbar}
+
+
+def _rings(net, stations: pd.DataFrame) -> tuple[pd.Series, dict[int, int]]:
+    """Ring number of every MV line and MV bus: the parts of the MV network between station busbars
+    (all sections) and their HV sides, with every switch closed; -1 for lines and buses of none."""
     import pandapower.topology as pp_topology
 
     graph = pp_topology.create_nxgraph(net, respect_switches=False, include_trafos=False)
-    graph.remove_nodes_from(set(stations.mv_bus) | set(stations.hv_bus))
+    graph.remove_nodes_from(_busbar_buses(stations) | {int(b) for hv in stations.hv_side for b in hv})
     ring_of_bus = {}
     for k, comp in enumerate(sorted(nx.connected_components(graph), key=min)):
-        ring_of_bus.update({b: k for b in comp})
+        ring_of_bus.update({int(b): k for b in comp})
     ends = net.line[["from_bus", "to_bus"]]
     ring = [ring_of_bus.get(int(f), ring_of_bus.get(int(t), -1)) for f, t in zip(ends.from_bus, ends.to_bus)]
-    return pd.Series(ring, index=net.line.index, dtype=np.int64)
-
-
-def _bus_ring(net) -> dict[int, int]:
-    out = {}
-    for f, t, r in zip(net.line.from_bus, net.line.to_bus, net.line.ring):
-        if r >= 0:
-            out[int(f)] = int(r)
-            out[int(t)] = int(r)
-    return out
+    return pd.Series(ring, index=net.line.index, dtype=np.int64), ring_of_bus
 
 
 def _station_of(net, stations: pd.DataFrame) -> dict[int, str]:
@@ -319,10 +325,11 @@ def _station_of(net, stations: pd.DataFrame) -> dict[int, str]:
 
     graph = pp_topology.create_nxgraph(net, respect_switches=True, include_trafos=False)
     out: dict[int, str] = {}
-    for name, mv_bus in zip(stations.name, stations.mv_bus):
-        if mv_bus in graph:
-            for b in nx.node_connected_component(graph, mv_bus):
-                out.setdefault(int(b), name)
+    for name, busbar in zip(stations.name, stations.busbar):
+        for section in busbar:
+            if section in graph:
+                for b in nx.node_connected_component(graph, section):
+                    out.setdefault(int(b), name)
     return out
 
 
@@ -331,24 +338,24 @@ def _centre(city: GivenCity, wijken: Sequence[WijkSpec]) -> tuple[float, float]:
 
 
 def _xy(net, bus: int, lon0: float, lat0: float) -> tuple[float, float]:
-    lon, lat = _lonlat(net, [bus])
+    lon, lat = lonlat(net, [bus])
     if lon is None:
         return 0.0, 0.0
-    x, y = _local_xy_m(np.array([lon]), np.array([lat]), lon0, lat0)
+    x, y = local_xy_m(np.array([lon]), np.array([lat]), lon0, lat0)
     return float(x[0]), float(y[0])
 
 
 def _nearest_mv_bus(net, stations: pd.DataFrame, lon: float, lat: float) -> int:
     """The MV bus (not HV) nearest (lon, lat) within `MAX_POSITION_OFFSET_KM`, else the first station busbar."""
-    hv = set(stations.hv_bus) - set(stations.mv_bus)
+    hv = {int(b) for hv_side in stations.hv_side for b in hv_side} - _busbar_buses(stations)
     best, best_m = int(stations.mv_bus.iloc[0]), MAX_POSITION_OFFSET_KM * 1000.0
     for b in net.bus.index:
         if b in hv:
             continue
-        blon, blat = _lonlat(net, [b])
+        blon, blat = lonlat(net, [b])
         if blon is None:
             continue
-        x, y = _local_xy_m(np.array([blon]), np.array([blat]), lon, lat)
+        x, y = local_xy_m(np.array([blon]), np.array([blat]), lon, lat)
         d = math.hypot(float(x[0]), float(y[0]))
         if d < best_m:
             best, best_m = int(b), d

@@ -148,6 +148,13 @@ def apply_mv_topology(mv: MvGrid, topology: MvTopology):
     return net
 
 
+def station_busbars(stations: pd.DataFrame) -> list[set[int]]:
+    """The buses of each station's MV busbar: the ``busbar`` column (all sections, given nets) or ``mv_bus``."""
+    if "busbar" in stations.columns:
+        return [{int(b) for b in busbar} for busbar in stations.busbar]
+    return [{int(b)} for b in stations.mv_bus]
+
+
 def mv_feeding_lines(mv: MvGrid) -> pd.Series:
     """The ring cable that feeds each MV/LV substation in normal operation.
 
@@ -159,26 +166,33 @@ def mv_feeding_lines(mv: MvGrid) -> pd.Series:
     Returns
     -------
     pandas.Series
-        ``net.line`` index per substation id.
+        ``net.line`` index per substation id (none for a substation on a
+        station busbar itself).
     """
     net = mv.net
     graph = pp_topology.create_nxgraph(net, respect_switches=True, include_out_of_service=False)
     feeding = {}
-    stations = mv.stations.mv_bus.tolist()
     for sub in mv.substations.itertuples():
         best = None
-        for station in stations:
-            try:
-                path = nx.shortest_path(graph, station, sub.bus)
-            except (nx.NetworkXNoPath, nx.NodeNotFound):
+        for busbar in station_busbars(mv.stations):
+            sources = [b for b in busbar if b in graph]
+            if not sources or sub.bus not in graph:
+                continue
+            try:  # hops, as cables (and switches) are counted, from the nearest busbar section
+                _hops, path = nx.multi_source_dijkstra(graph, sources, sub.bus, weight=lambda u, v, d: 1)
+            except nx.NetworkXNoPath:
                 continue
             if best is None or len(path) < len(best):
                 best = path
-        if best is None or len(best) < 2:
+        if best is None:
             raise ValueError(f"substation {sub.substation_id} is not supplied in the MV network as built")
-        edges = graph.get_edge_data(best[-2], best[-1])
-        lines = [key[1] for key in edges if key[0] == "line"]
-        feeding[sub.substation_id] = int(lines[0])
+        # the last cable on the way: a substation may hang on the ring over bus-bus switches (its own
+        # ring main unit bus); one right on a station busbar has no feeding cable
+        for a, b in zip(best[-2::-1], best[:0:-1]):
+            lines = sorted(key[1] for key in graph.get_edge_data(a, b) if key[0] == "line")
+            if lines:
+                feeding[sub.substation_id] = int(lines[0])
+                break
     return pd.Series(feeding, name="line", dtype=np.int64)
 
 

@@ -206,8 +206,17 @@ def _resolve_file_keys(located: Located, problems: list[Problem]) -> None:
             continue
         written = section[key_path[-1]]
         file, line = located.locate(key_path, "")
-        target = (Path(file).parent / written).resolve()
-        if not target.is_file():
+        folder = Path(file).parent.resolve()
+        target = (folder / written).resolve()
+        if key_path[-2] == "grid" and (Path(written).is_absolute() or not target.is_relative_to(folder)):
+            # a given grid is an untrusted partner file: it may only name files next to the scenario
+            problems.append(
+                Problem(file, line, format_path(key_path), "outside_scenario_folder",
+                        f"must name a file inside the scenario's folder {display_name(folder)} (no absolute "
+                        f"path, no '..' or symbolic link leading out of it; got {display_name(target)}); copy "
+                        f"the grid file next to the scenario", written)
+            )
+        elif not target.is_file():
             problems.append(
                 Problem(file, line, format_path(key_path), "missing_file",
                         f"file not found (looked for {display_name(target)})", written)
@@ -261,7 +270,11 @@ def _given_grid_problems(located: Located, shown: str, reported: set[str]) -> li
     found: list[Problem] = []
     data = located.data
     codes = _simulated_codes(data)
-    for here, grid, dwellings in _given_grid_sections(data):
+    sections = _given_grid_sections(data)
+    city_given = any(here == ("grid",) for here, _grid, _dwellings in sections)
+    for here, grid, dwellings in sections:
+        if city_given and here != ("grid",):
+            continue  # a wijk's own grid next to a whole-city net is only 'not_applicable' (below); not read
         key = "path" if grid["source"] == "pandapower_json" else "simbench_code"
         value = grid.get(key)
         if not isinstance(value, str) or not value or format_path((*here, key)) in reported:

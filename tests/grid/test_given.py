@@ -302,3 +302,24 @@ def test_a_deeply_nested_file_and_a_60_hz_net_are_refused_cleanly(tmp_path):
     with pytest.raises(GivenGridError) as err:
         split_lv_grids(net, "us.json")
     assert err.value.rule == "frequency" and err.value.value == 60.0
+
+
+def _set(table: str, column: str, value):
+    def change(net):
+        net[table] = net[table].assign(**{column: value})
+    return change
+
+
+@pytest.mark.parametrize("change, element", [
+    (_set("trafo", "vk_percent", 0.0), "trafo 0 (MSR Oost) has vk_percent = 0"),
+    (_set("trafo", "vkr_percent", 5.0), "trafo 0 (MSR Oost) has vkr_percent = 5 above vk_percent"),
+    (_set("line", "r_ohm_per_km", np.nan), "line 0 (Oost 1a) has r_ohm_per_km = nan"),
+    (_set("line", "length_km", 0.0), "line 0 (Oost 1a) has length_km = 0"),
+    (_set("trafo", "tap_dependency_table", True), "trafo 0 (MSR Oost) has tap_dependency_table"),
+])
+def test_elements_the_load_flow_cannot_use_are_refused_by_name(change, element):
+    net = two_substation_net()
+    change(net)
+    with pytest.raises(GivenGridError) as err:
+        split_lv_grids(net, "x.json")
+    assert err.value.rule == "invalid_grid" and element in err.value.message, err.value.message

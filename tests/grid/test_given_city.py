@@ -105,3 +105,102 @@ def test_lv_grids_go_to_the_single_simulated_wijk_or_need_matching_zones():
     with pytest.raises(GivenGridError) as err:
         build_given_city_grid(given, other, rng=np.random.default_rng(0))
     assert err.value.rule == "zone_mismatch" and "'WK016405'" in err.value.message
+
+
+# --------------------------------------------------------------------------
+# stations with several transformers and busbar sections; substations behind a bus-bus switch
+
+
+def _two_section_net():
+    """city_net plus a second 25 MVA transformer on busbar section 2 (bus 11), joined to section 1 (bus 1)
+    by a closed coupler; ring 1's cable 4-1 now ends on section 2, and a second ring 1 - 12 - 13 - 11
+    (open at bus 13) runs between the sections."""
+    net = city_net()
+    sec2 = pp.create_bus(net, 10.0, name="section 2", geodata=(6.7930, 52.2660))
+    assert sec2 == 11
+    pp.create_transformer(net, 0, sec2, "25 MVA 110/10 kV", name="T2")
+    pp.create_switch(net, 1, sec2, "b", closed=True, name="coupler")
+    net.line.at[3, "to_bus"] = sec2
+    b12, b13 = (pp.create_bus(net, 10.0, geodata=(6.79, 52.27)) for _ in range(2))
+    lines = [pp.create_line(net, a, b, 0.5, "NA2XS2Y 1x240 RM/25 6/10 kV", name=f"r2 {a}-{b}")
+             for a, b in ((1, b12), (b12, b13), (b13, sec2))]
+    pp.create_switch(net, b13, lines[2], "l", closed=False, name="open point 2")
+    return net
+
+
+def test_parallel_station_transformers_on_coupled_sections_are_one_station_with_two_rings():
+    from energy_sim.grid.simulate import MvTopology, apply_mv_topology
+
+    given = split_city_net(_two_section_net(), "two_sections.json")
+    st = given.stations
+    # by hand: one ext_grid, both transformers in service on bus 0, sections 1 and 11 coupled
+    assert len(st) == 1 and st.busbar.iloc[0] == (1, 11) and st.trafo.iloc[0] == 0
+    grid = build_given_city_grid(given, WIJKEN, rng=np.random.default_rng(0))
+    line = grid.mv.net.line
+    # ring 0: cables 1-2, 2-3, 3-4, 4-11 (buses 2, 3, 4); ring 1: 1-12, 12-13, 13-11 (buses 12, 13)
+    assert dict(zip(line.name, line.ring)) == {"ring 1-2": 0, "ring 2-3": 0, "ring 3-4": 0, "ring 4-1": 0,
+                                               "r2 1-12": 1, "r2 12-13": 1, "r2 13-11": 1}
+    assert sorted(grid.mv.net.switch.loc[grid.mv.open_switches, "name"]) == ["open point", "open point 2"]
+    assert grid.mv.substations.ring.tolist() == [0, 0, 0]
+    # MSR C is fed from section 2 over cable 4-11 (line 3)
+    assert mv_feeding_lines(grid.mv).to_dict() == {"WK016400/MSR A": 0, "WK016400/MSR B": 1, "WK016405/MSR C": 3}
+    # restoring an outage of cable 2-3 closes ring 0's open point only; ring 1 stays open
+    restored = apply_mv_topology(grid.mv, MvTopology(frozenset({1}), frozenset({1})))
+    after = restored.switch.loc[grid.mv.open_switches]
+    assert after.name[after.closed.astype(bool)].tolist() == ["open point"]
+
+
+def test_an_out_of_service_spare_transformer_listed_first_is_not_the_station():
+    net = city_net()
+    spare_lv = pp.create_bus(net, 10.0, name="spare section")
+    t = pp.create_transformer(net, 0, spare_lv, "25 MVA 110/10 kV", name="spare", in_service=False)
+    net.trafo = net.trafo.loc[[t] + [i for i in net.trafo.index if i != t]]
+    given = split_city_net(net, "spare.json")
+    assert given.stations[["mv_bus", "trafo"]].values.tolist() == [[1, 0]]
+    assert given.stations.busbar.iloc[0] == (1,)
+    grid = build_given_city_grid(given, WIJKEN, rng=np.random.default_rng(0))
+    assert grid.mv.net.line.ring.tolist() == [0, 0, 0, 0]
+    assert mv_feeding_lines(grid.mv).to_dict() == {"WK016400/MSR A": 0, "WK016400/MSR B": 1, "WK016405/MSR C": 3}
+
+
+def test_a_substation_behind_a_bus_bus_switch_is_on_its_ring_and_fed_by_its_cable():
+    """MSR A's HV side on its own ring-main-unit bus, joined to ring bus 2 by a closed bus-bus switch."""
+    net = city_net()
+    t = net.trafo.index[net.trafo.name == "MSR A"][0]
+    rmu = pp.create_bus(net, 10.0, name="MSR A switchgear", geodata=(6.8010, 52.2660))
+    pp.create_switch(net, 2, rmu, "b", closed=True)
+    net.trafo.at[t, "hv_bus"] = rmu
+    grid = build_given_city_grid(split_city_net(net, "rmu.json"), WIJKEN, rng=np.random.default_rng(0))
+    subs = grid.mv.substations.set_index("substation_id")
+    assert subs.at["WK016400/MSR A", "bus"] == rmu and subs.ring.tolist() == [0, 0, 0]
+    assert mv_feeding_lines(grid.mv).to_dict() == {"WK016400/MSR A": 0, "WK016400/MSR B": 1, "WK016405/MSR C": 3}
+
+
+@pytest.mark.parametrize("add, found", [
+    (lambda n: pp.create_impedance(n, 2, 3, 0.01, 0.01, 100.0), "1 impedance"),
+    (lambda n: pp.create_transformer3w(n, 0, 1, 4, "63/25/38 MVA 110/20/10 kV"), "1 trafo3w"),
+])
+def test_mv_elements_that_cannot_be_carried_over_are_refused_not_dropped(add, found):
+    net = city_net()
+    add(net)
+    with pytest.raises(GivenGridError) as err:
+        split_city_net(net, "city.json")
+    assert err.value.rule == "unsupported_elements" and err.value.value == found
+
+
+def test_an_mv_cable_without_impedance_data_is_refused_by_name():
+    net = city_net()
+    net.line.at[1, "x_ohm_per_km"] = np.nan
+    with pytest.raises(GivenGridError) as err:
+        split_city_net(net, "city.json")
+    assert err.value.rule == "invalid_grid" and "MV part: line 1 (ring 2-3) has x_ohm_per_km = nan" in err.value.message
+
+
+def test_the_run_note_says_when_the_one_simulated_wijk_gets_other_zones_lv_grids():
+    from energy_sim.grid.given_mv import describe
+
+    given = split_city_net(city_net(), "city.json")
+    # zones: MSR A, MSR B in WK016400; MSR C in WK016405 (tests/grid/given_city_nets.py)
+    assert ("all LV grids to the one simulated wijk WK016400, including 1 LV grid(s) of zone(s) 'WK016405' "
+            "(other wijken, not simulated)") in describe(given, ["WK016400"])
+    assert "LV grids to wijken by net.bus.zone;" in describe(given, ["WK016400", "WK016405"])
