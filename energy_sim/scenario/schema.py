@@ -225,6 +225,18 @@ class Station(StrictModel):
         return self
 
 
+def _check_given_source(source: str, path: str | None, simbench_code: str | None, prefix: str = "") -> None:
+    """A given grid names a file (pandapower_json) or a SimBench code (simbench), the one its source reads."""
+    if source == "pandapower_json" and not path:
+        raise PydanticCustomError("path_required", f"{prefix}path is required for source 'pandapower_json'")
+    if source == "simbench" and not simbench_code:
+        raise PydanticCustomError("path_required", f"{prefix}simbench_code is required for source 'simbench'")
+    if source == "pandapower_json" and simbench_code:
+        raise PydanticCustomError("not_applicable", f"{prefix}simbench_code applies to source 'simbench' only")
+    if source == "simbench" and path:
+        raise PydanticCustomError("not_applicable", f"{prefix}path applies to source 'pandapower_json' only")
+
+
 class GivenGridSource(StrEnum):
     pandapower_json = "pandapower_json"
     simbench = "simbench"
@@ -245,14 +257,7 @@ class WijkGrid(StrictModel):
 
     @model_validator(mode="after")
     def _source_fields(self) -> "WijkGrid":
-        if self.source == GivenGridSource.pandapower_json and not self.path:
-            raise PydanticCustomError("path_required", "path is required for source 'pandapower_json'")
-        if self.source == GivenGridSource.simbench and not self.simbench_code:
-            raise PydanticCustomError("path_required", "simbench_code is required for source 'simbench'")
-        if self.source == GivenGridSource.pandapower_json and self.simbench_code:
-            raise PydanticCustomError("not_applicable", "simbench_code applies to source 'simbench' only")
-        if self.source == GivenGridSource.simbench and self.path:
-            raise PydanticCustomError("not_applicable", "path applies to source 'pandapower_json' only")
+        _check_given_source(self.source.value, self.path, self.simbench_code)
         return self
 
 
@@ -294,10 +299,7 @@ class Grid(StrictModel):
 
     @model_validator(mode="after")
     def _source_fields(self) -> "Grid":
-        if self.source == GridSource.pandapower_json and not self.path:
-            raise PydanticCustomError("path_required", "grid.path is required for source 'pandapower_json'")
-        if self.source == GridSource.simbench and not self.simbench_code:
-            raise PydanticCustomError("path_required", "grid.simbench_code is required for source 'simbench'")
+        _check_given_source(self.source.value, self.path, self.simbench_code, "grid.")
         if self.source != GridSource.generated and self.stations:
             raise PydanticCustomError("not_applicable", "grid.stations applies to generated MV networks; a given "
                                       "city net brings its own stations (its ext_grids)")
