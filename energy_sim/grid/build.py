@@ -730,6 +730,26 @@ def _uniform_disc(rng: np.random.Generator, radius_m: float, size: int) -> tuple
     return r * np.cos(phi), r * np.sin(phi)
 
 
+def home_connection_rows(home_ids: list[str], bus, loads, sgens, feeder, position) -> dict[str, list[Any]]:
+    """Rows of the ``connections`` table for homes: each home's household load, then each home's rooftop PV.
+
+    A home's PV is the connection ``<home id>/pv`` on the same bus (`energy_sim.grid.simulate.CitySolver`
+    pairs them by this id). `bus`, `loads`, `sgens` (element indices), `feeder` and `position` are
+    per home, in the order of `home_ids`.
+    """
+    n_homes = len(home_ids)
+    twice = lambda values: np.concatenate([values, values]).tolist()  # noqa: E731
+    return {
+        "connection_id": home_ids + [f"{h}/pv" for h in home_ids],
+        "kind": [str(ConnectionKind.household)] * n_homes + [str(ConnectionKind.rooftop_pv)] * n_homes,
+        "bus": twice(bus),
+        "element": ["load"] * n_homes + ["sgen"] * n_homes,
+        "element_index": np.concatenate([loads, sgens]).tolist(),
+        "feeder": twice(feeder),
+        "position": twice(position),
+    }
+
+
 def connections_frame(rows: dict[str, Sequence[Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     for col in ("bus", "element_index", "feeder"):
@@ -903,15 +923,7 @@ def build_lv_grid(
         [net.sgen, _broadcast(proto["sgen"], sgens, name=[f"{h} pv" for h in home_ids], bus=homes)]
     )
 
-    rows: dict[str, list[Any]] = {
-        "connection_id": home_ids + [f"{h}/pv" for h in home_ids],
-        "kind": [str(ConnectionKind.household)] * n_homes + [str(ConnectionKind.rooftop_pv)] * n_homes,
-        "bus": np.concatenate([homes, homes]).tolist(),
-        "element": ["load"] * n_homes + ["sgen"] * n_homes,
-        "element_index": np.concatenate([loads, sgens]).tolist(),
-        "feeder": np.concatenate([feeder, feeder]).tolist(),
-        "position": np.concatenate([position, position]).tolist(),
-    }
+    rows = home_connection_rows(home_ids, homes, loads, sgens, feeder, position)
 
     if extra_connections:
         at = rng.integers(0, n_homes, len(extra_connections))

@@ -50,7 +50,7 @@ from energy_sim.grid.build import (
     add_element,
     connections_frame,
     copy_net,
-    element_of_kind,
+    home_connection_rows,
     template_net,
 )
 from energy_sim.grid.given_io import ALLOWED_CLASSES, GivenGridError, check_json_classes, read_pandapower_json
@@ -699,24 +699,11 @@ def _lv_grid(part: GivenLvPart, name: str, counts: np.ndarray, extras: Sequence[
     sgens = np.asarray(pp.create_sgens(net, home_bus, p_mw=0.0, name=[f"{h} pv" for h in home_ids]), np.int64)
     feeder = net.bus.feeder.reindex(home_bus).to_numpy(np.int64)
     position = part.point_position[home_point]
-    rows: dict[str, list[Any]] = {
-        "connection_id": home_ids + [f"{h}/pv" for h in home_ids],
-        "kind": [str(ConnectionKind.household)] * n_homes + [str(ConnectionKind.rooftop_pv)] * n_homes,
-        "bus": np.concatenate([home_bus, home_bus]).tolist(),
-        "element": ["load"] * n_homes + ["sgen"] * n_homes,
-        "element_index": np.concatenate([loads, sgens]).tolist(),
-        "feeder": np.concatenate([feeder, feeder]).tolist(),
-        "position": np.concatenate([position, position]).tolist(),
-    }
+    rows = home_connection_rows(home_ids, home_bus, loads, sgens, feeder, position)
     for conn, point in zip(extras, extra_point):
         kind = ConnectionKind(conn.kind)
         bus = int(part.point_bus[point])
-        if element_of_kind(kind) == "load":
-            index = int(pp.create_load(net, bus, p_mw=0.0, sn_mva=conn.p_kw / 1e3 if conn.p_kw > 0 else np.nan,
-                                       name=conn.connection_id))
-            element = "load"
-        else:
-            element, index = add_element(net, kind, bus, conn.connection_id, conn.p_kw / 1e3)
+        element, index = add_element(net, kind, bus, conn.connection_id, conn.p_kw / 1e3)
         for col, value in zip(rows, (conn.connection_id, str(kind), bus, element, index,
                                      int(net.bus.feeder.at[bus]), int(part.point_position[point]))):
             rows[col].append(value)
