@@ -71,7 +71,7 @@ from energy_sim.profiles.heat import (
     space_heat_kw,
 )
 from energy_sim.profiles.heat_network import heat_network_dispatch, hengelo_dec_network
-from energy_sim.profiles.household import household_load_kw, household_traits
+from energy_sim.profiles.household import HouseholdGroup, household_groups_load_kw, household_load_kw, household_traits
 from energy_sim.profiles.solar import BOELDERSHOEK_WEST, SolarField, rooftop_pv_kw_per_kwp, solar_field_ac_kw
 from energy_sim.profiles.storage import DispatchRule, battery_dispatch, home_batteries, neighbourhood_batteries
 from energy_sim.profiles.weather import synthetic_weather
@@ -182,7 +182,7 @@ def _city_year(weather, city, n_block=None):
     soc_net, soc_home, soc_trafo = None, None, None
     e_mwh = dict.fromkeys(CATEGORIES, 0.0)
     peak_mw = 0.0
-    hh_buf = [np.empty((BLOCK, HOMES_PER_WIJK), np.float32) for _ in range(2)]
+    hh_buf = np.empty((BLOCK, N_WIJK * HOMES_PER_WIJK), np.float32)
     for b in range(n_block):
         i0, i1 = b * BLOCK, (b + 1) * BLOCK
         t = YEAR[i0:i1]
@@ -191,10 +191,12 @@ def _city_year(weather, city, n_block=None):
         cat_kw = {name: np.zeros(BLOCK) for name in CATEGORIES}  # float64 totals of the wijken
         home_net = []
         wijk_net = np.zeros((BLOCK, N_WIJK))
+        with part("household"):  # all wijken in one call, each with its own generator, as the engine does
+            city_load = household_groups_load_kw(t, [
+                HouseholdGroup(w.annual_kwh, w.traits, np.random.default_rng([SEED, STREAM_HOUSEHOLD_NOISE, k, b]))
+                for k, w in enumerate(wijken)], out=hh_buf)
         for k, w in enumerate(wijken):
-            with part("household"):
-                load = household_load_kw(t, w.annual_kwh, rng=np.random.default_rng([SEED, STREAM_HOUSEHOLD_NOISE, k, b]),
-                                         traits=w.traits, out=hh_buf[0])
+            load = city_load[:, k * HOMES_PER_WIJK:(k + 1) * HOMES_PER_WIJK]
             with part("heat_pump"):
                 hp = heat_pump_group_electric_kw(t, t_amb, w.hp_h_w_k, archetype.t_base_degc,
                                                  archetype.dhw_kwh_per_year, "air_source_8kw")
@@ -346,6 +348,25 @@ def test_household_load_wijk_blocks(benchmark, city):
                       out=out)
     benchmark.pedantic(one_block, rounds=10, iterations=1)
     benchmark.extra_info["ns_per_value"] = benchmark.stats.stats.median / (N_WIJK * out.size) * 1e9
+
+
+def test_household_load_city_blocks(benchmark, city):
+    """As test_household_load_wijk_blocks, but the ten wijken in one call (``household_groups_load_kw``): the same
+    values; with 2 numba threads one parallel region per block instead of ten."""
+    _, wijken = city
+    blocks = iter(range(1, 365))
+    out = np.empty((BLOCK, N_WIJK * HOMES_PER_WIJK), np.float32)
+
+    def one_block():
+        b = next(blocks)
+        t = YEAR[b * BLOCK:(b + 1) * BLOCK]
+        household_groups_load_kw(t, [
+            HouseholdGroup(w.annual_kwh, w.traits, np.random.default_rng([SEED, STREAM_HOUSEHOLD_NOISE, k, b]))
+            for k, w in enumerate(wijken)], out=out)
+
+    household_load_kw(YEAR[:BLOCK], wijken[0].annual_kwh, rng=np.random.default_rng(0), traits=wijken[0].traits)
+    benchmark.pedantic(one_block, rounds=10, iterations=1)
+    benchmark.extra_info["ns_per_value"] = benchmark.stats.stats.median / out.size * 1e9
 
 
 def test_heat_pump_group_block(benchmark, weather, city):

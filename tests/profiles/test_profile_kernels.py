@@ -51,13 +51,14 @@ def test_household_identical_whatever_the_number_of_threads():
         np.testing.assert_array_equal(r, runs[0])
 
 
-def _reference_kernel(out, day_table, step_index, step_frac, day_idx, day_scale, shift_off, mean_kw, key, day_sd,
-                      noise_pool, n_noise, event_pool, event_gap, event_energy, event_share, event_kwh, event_shape,
-                      dt_h):
+def _reference_kernel(out, day_table, step_index, step_frac, day_idx, day_scale, shift_off, mean_kw, conn_key,
+                      conn_index, day_sd, noise_pool, n_noise, event_pool, event_gap, event_energy, event_share,
+                      event_kwh, event_shape, dt_h):
     """The model's step-by-step loop (``_household_column``), one connection after the other."""
     for i in range(out.shape[1]):
-        hh._household_column(out, i, day_table, step_index, step_frac, day_idx, day_scale, shift_off, mean_kw, key,
-                             day_sd, noise_pool, n_noise, event_pool, event_share, event_kwh, event_shape, dt_h)
+        hh._household_column(out, i, day_table, step_index, step_frac, day_idx, day_scale, shift_off, mean_kw,
+                             conn_key, conn_index, day_sd, noise_pool, n_noise, event_pool, event_share, event_kwh,
+                             event_shape, dt_h)
 
 
 @pytest.mark.parametrize("start, periods, freq", [
@@ -99,6 +100,28 @@ def test_household_column_does_not_depend_on_other_columns():
     sub_traits = hh.HouseholdTraits(shift_h=traits.shift_h[:20], common_seed=traits.common_seed)
     part = household_load_kw(BLOCK, annual[:20], rng=np.random.default_rng(11), traits=sub_traits)
     np.testing.assert_array_equal(part, full[:, :20])
+
+
+def test_household_groups_in_one_call_equal_one_call_per_group():
+    # the engine computes all wijken of a block in one call; each wijk's
+    # columns must be what its own call gives (its own generator and traits),
+    # including a business-sized connection (direct draws) and an empty group
+    sizes = (130, 0, 70, 1)
+    groups, separate = [], []
+    for g, n in enumerate(sizes):
+        annual, traits = _homes(n, seed=20 + g)
+        annual[:1] = 3.0e5 if n > 100 else annual[:1]
+        groups.append(hh.HouseholdGroup(annual, hh.HouseholdTraits(traits.shift_h, common_seed=3),
+                                        np.random.default_rng([9, 4, g, 5])))
+        separate.append(household_load_kw(BLOCK, annual, rng=np.random.default_rng([9, 4, g, 5]),
+                                          traits=hh.HouseholdTraits(traits.shift_h, common_seed=3)))
+    together = hh.household_groups_load_kw(BLOCK, groups)
+    assert together.shape == (96, sum(sizes))
+    np.testing.assert_array_equal(together, np.hstack(separate))
+    groups[1] = hh.HouseholdGroup(groups[1].annual_kwh, hh.HouseholdTraits(groups[1].traits.shift_h, common_seed=4),
+                                  groups[1].rng)
+    with pytest.raises(ValueError, match="common_seed"):
+        hh.household_groups_load_kw(BLOCK, groups)
 
 
 def test_household_out_buffer_and_float64():
