@@ -46,7 +46,7 @@ from energy_sim.grid.given_mv import describe as describe_given_city
 from energy_sim.grid.metrics import LoadingAccumulator
 from energy_sim.grid.simulate import CitySolver, LvSolver, MvTopology
 from energy_sim.profiles.assets_in_runs import assets_in_run, heat_network_dwellings
-from energy_sim.profiles.homes import STREAM_HOUSEHOLD_NOISE, WijkHomes, wijk_homes
+from energy_sim.profiles.homes import STREAM_HOUSEHOLD_NOISE, HomesBlock, WijkHomes, wijk_homes
 from energy_sim.profiles.solar import SolarField as SolarFieldModel
 from energy_sim.profiles.solar import rooftop_pv_kw_per_kwp, solar_field_ac_kw
 from energy_sim.profiles.weather import Weather, WeatherError, read_knmi_uurgeg, read_weather_csv, read_weather_netcdf, synthetic_weather
@@ -598,6 +598,9 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
     }
     writer = ResultsWriter(run_dir, attrs)
     starts = range(0, len(time_utc), block_steps)
+    # per wijk, the arrays every block of homes is written into (WijkHomes.block): valid until the next block,
+    # so what outlives the block (the manager's forecast) is copied
+    home_blocks: dict[str, HomesBlock] = {}
     clock.lap("setup (load flow, assets, events)")
     try:
         for b, i0 in enumerate(tqdm(starts, desc=f"{scenario.meta.name}: load flow", unit="block",
@@ -608,15 +611,18 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
             hub_kw = np.zeros((i1 - i0, len(hub_ids)))
             category_mw = np.zeros((i1 - i0, len(wijk_codes), len(CATEGORIES)))
             for k, code in enumerate(wijk_codes):
+                if code not in home_blocks or len(home_blocks[code].p_kw) != i1 - i0:
+                    home_blocks[code] = homes[code].empty_block(i1 - i0)
                 block = homes[code].block(t, weather.t_amb_degc[i0:i1], pv_per_kwp[i0:i1],
-                                          np.random.default_rng([seed, STREAM_HOUSEHOLD_NOISE, k, b]))
+                                          np.random.default_rng([seed, STREAM_HOUSEHOLD_NOISE, k, b]),
+                                          out=home_blocks[code])
                 home_p[code], home_q[code], pv[code] = block.p_kw, block.q_kvar, block.pv_kw
                 # hp_flex rebinds hp_kw[code]; hp_uncapped[code] stays what the heat pumps asked for
                 hp_kw[code] = hp_uncapped[code] = block.heat_pump_kw
                 extra[code] = np.zeros((i1 - i0, len(extra_ids[code])))
-                category_mw[:, k, CATEGORIES.index("household")] = block.load_kw.sum(axis=1) / 1000.0
-                category_mw[:, k, CATEGORIES.index("heat_pump")] = block.heat_pump_kw.sum(axis=1) / 1000.0
-                category_mw[:, k, CATEGORIES.index("rooftop_pv")] = -block.pv_kw.sum(axis=1) / 1000.0
+                category_mw[:, k, CATEGORIES.index("household")] = block.household_total_kw / 1000.0
+                category_mw[:, k, CATEGORIES.index("heat_pump")] = block.heat_pump_total_kw / 1000.0
+                category_mw[:, k, CATEGORIES.index("rooftop_pv")] = -block.pv_total_kw / 1000.0
             clock.lap("profiles")
             if ev is not None:
                 # the manager's forecast for the next block: this block's load before EVs (and batteries)
@@ -680,7 +686,9 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                         hp_uncapped[code] = hp_next
                     if hp_flex is not None:
                         hp_group_kw = hp_flex.group_sum(hp_uncapped)
-                ev.simulation.observe((base_p, home_q, pv, base_extra, mv_power_mw[i0:i1],
+                # home_q and pv (unless curtailed) are the home_blocks' arrays, overwritten by the next block
+                ev.simulation.observe((base_p, {c: a.copy() for c, a in home_q.items()},
+                                       {c: a.copy() for c, a in pv.items()}, base_extra, mv_power_mw[i0:i1],
                                        assets.without_hubs(mv_load_mw) * 1000.0, t),
                                       hp_group_kw if hp_flex is not None else None,
                                       pv_per_kwp[i0:i1] if curtail else None,

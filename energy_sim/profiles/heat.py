@@ -10,7 +10,8 @@
   heat-pump electricity fused in one pass for many homes (the per-block
   path of a city run; same model, equal to rounding, only the grid
   electricity returned; what depends on the step alone is computed once
-  per step and cached per block).
+  per step and cached per block); :class:`HeatPumpHomes` holds its
+  per-home parameters for a run's repeated calls.
 
 Parameters live in the catalogue (``models/building_archetypes.yaml``,
 ``models/heat_pumps.yaml``); read them with :func:`load_building_archetype`
@@ -35,6 +36,7 @@ from scipy.special import i0e
 __all__ = [
     "BuildingArchetype",
     "HeatPump",
+    "HeatPumpHomes",
     "HeatPumpKind",
     "HeatPumpResult",
     "building_archetypes",
@@ -533,6 +535,82 @@ def _heat_pump_kernel(q_space, q_dhw, t, cop_space, cop_dhw, cap_kw, backup_max_
     return q_hp, p_comp, q_backup, q_boiler, q_unserved
 
 
+@dataclass(frozen=True)
+class HeatPumpHomes:
+    """Homes with heat pumps of one type, their parameters checked and laid out once.
+
+    The per-home half of :func:`heat_pump_group_electric_kw`: a run holds one
+    per group of homes and calls :meth:`electric_kw` every block, without
+    converting and checking the same parameters again (build it with
+    :meth:`of`).
+
+    Attributes
+    ----------
+    heat_pump : HeatPump
+        Parameters of the heat pumps.
+    h_w_k : numpy.ndarray
+        Heat-loss coefficient per home [W/K], ``[n_home]`` float64.
+    t_bases_degc : numpy.ndarray
+        The distinct heating base temperatures [degC], ``[n_base]``.
+    base_of_home : numpy.ndarray
+        Each home's base temperature, an index into ``t_bases_degc``, ``[n_home]`` int64.
+    dhw_mean_kw : numpy.ndarray
+        Mean DHW heat per home [kW], ``[n_home]``.
+    n_units : numpy.ndarray
+        Identical units per home [-], ``[n_home]``.
+    """
+
+    heat_pump: HeatPump
+    h_w_k: np.ndarray
+    t_bases_degc: np.ndarray
+    base_of_home: np.ndarray
+    dhw_mean_kw: np.ndarray
+    n_units: np.ndarray
+
+    @classmethod
+    def of(cls, h_w_k, t_base_degc, dhw_kwh_per_year, heat_pump: HeatPump | str, n_units=1.0) -> HeatPumpHomes:
+        """The homes with heat-loss coefficients `h_w_k`; the other parameters as in
+        :func:`heat_pump_group_electric_kw`."""
+        hp = load_heat_pump(heat_pump) if isinstance(heat_pump, str) else heat_pump
+        h = np.atleast_1d(np.asarray(h_w_k, dtype=np.float64))
+        if h.ndim != 1 or np.any(h < 0):
+            raise ValueError(f"h_w_k must be a 1-d array of values >= 0 [W/K] (got shape {h.shape})")
+        n_home = h.size
+        t_base, dhw_kwh, n = (np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=np.float64), (n_home,)))
+                              for x in (t_base_degc, dhw_kwh_per_year, n_units))
+        if np.any(dhw_kwh < 0):
+            raise ValueError("dhw_kwh_per_year must be >= 0 [kWh]")
+        if np.ndim(t_base_degc) == 0 or n_home == 0:
+            t_bases, base_of_home = t_base[:1], np.zeros(n_home, np.int64)
+        else:
+            t_bases, base_of_home = np.unique(t_base, return_inverse=True)
+        return cls(hp, np.ascontiguousarray(h), np.ascontiguousarray(t_bases),
+                   np.ascontiguousarray(base_of_home, dtype=np.int64).ravel(), dhw_kwh / HOURS_PER_YEAR, n)
+
+    def electric_kw(self, time_utc: pd.DatetimeIndex, t_amb_degc, *, dtype: type = np.float32,
+                    out: np.ndarray | None = None) -> np.ndarray:
+        """Compressor plus backup-element electricity [kW], ``[n_step, n_home]``; see
+        :func:`heat_pump_group_electric_kw` for the parameters."""
+        hp = self.heat_pump
+        t = np.ascontiguousarray(np.asarray(t_amb_degc, dtype=np.float64).ravel())
+        shape = _dhw_shape(time_utc)
+        if shape.size != t.size:
+            raise ValueError(f"t_amb_degc has {t.size} steps but time_utc {shape.size}")
+        n_home = self.h_w_k.size
+        if out is None:
+            out = np.empty((t.size, n_home), dtype=dtype)
+        elif out.shape != (t.size, n_home):
+            raise ValueError(f"out has shape {out.shape}, expected {(t.size, n_home)}")
+        kw_per_w_k, hp_kw_per_w_k, inv_cop_space, inv_cop_dhw, cap_per_unit = _group_steps(
+            hp, t.tobytes(), self.t_bases_degc.tobytes())
+        _group_kernel(
+            out, kw_per_w_k, hp_kw_per_w_k, inv_cop_space, self.base_of_home, shape, inv_cop_dhw,
+            cap_per_unit, self.h_w_k, self.dhw_mean_kw, self.n_units, 1.0 if hp.dhw_by_heat_pump else 0.0,
+            0.0 if hp.kind is HeatPumpKind.hybrid else float(hp.p_backup_max_kw),
+        )
+        return out
+
+
 def heat_pump_group_electric_kw(
     time_utc: pd.DatetimeIndex,
     t_amb_degc,
@@ -556,6 +634,8 @@ def heat_pump_group_electric_kw(
     shape) is computed once per step and distinct base temperature, and
     cached for the next call with the same block (the engine calls once per
     wijk); the per-home pass is a few multiplications, without temporaries.
+    Called every block for the same homes, ``HeatPumpHomes.of(...)`` once
+    and its ``electric_kw`` per block skip re-checking the homes' parameters.
 
     Parameters
     ----------
@@ -585,35 +665,8 @@ def heat_pump_group_electric_kw(
     numpy.ndarray
         Compressor plus backup-element electricity [kW], ``[n_step, n_home]``.
     """
-    hp = load_heat_pump(heat_pump) if isinstance(heat_pump, str) else heat_pump
-    t = np.ascontiguousarray(np.asarray(t_amb_degc, dtype=np.float64).ravel())
-    h = np.atleast_1d(np.asarray(h_w_k, dtype=np.float64))
-    if h.ndim != 1 or np.any(h < 0):
-        raise ValueError(f"h_w_k must be a 1-d array of values >= 0 [W/K] (got shape {h.shape})")
-    n_home = h.size
-    t_base, dhw_kwh, n = (np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=np.float64), (n_home,)))
-                          for x in (t_base_degc, dhw_kwh_per_year, n_units))
-    if np.any(dhw_kwh < 0):
-        raise ValueError("dhw_kwh_per_year must be >= 0 [kWh]")
-    shape = _dhw_shape(time_utc)
-    if shape.size != t.size:
-        raise ValueError(f"t_amb_degc has {t.size} steps but time_utc {shape.size}")
-    if out is None:
-        out = np.empty((t.size, n_home), dtype=dtype)
-    elif out.shape != (t.size, n_home):
-        raise ValueError(f"out has shape {out.shape}, expected {(t.size, n_home)}")
-    if np.ndim(t_base_degc) == 0 or n_home == 0:
-        t_bases, base_of_home = t_base[:1], np.zeros(n_home, np.int64)
-    else:
-        t_bases, base_of_home = np.unique(t_base, return_inverse=True)
-    kw_per_w_k, hp_kw_per_w_k, inv_cop_space, inv_cop_dhw, cap_per_unit = _group_steps(
-        hp, t.tobytes(), t_bases.tobytes())
-    _group_kernel(
-        out, kw_per_w_k, hp_kw_per_w_k, inv_cop_space, base_of_home.astype(np.int64).ravel(), shape, inv_cop_dhw,
-        cap_per_unit, h, dhw_kwh / HOURS_PER_YEAR, n, 1.0 if hp.dhw_by_heat_pump else 0.0,
-        0.0 if hp.kind is HeatPumpKind.hybrid else float(hp.p_backup_max_kw),
-    )
-    return out
+    homes = HeatPumpHomes.of(h_w_k, t_base_degc, dhw_kwh_per_year, heat_pump, n_units)
+    return homes.electric_kw(time_utc, t_amb_degc, dtype=dtype, out=out)
 
 
 @lru_cache(maxsize=32)

@@ -3,8 +3,9 @@
 `wijk_homes` decides, once per run, who in a wijk has rooftop PV and a heat
 pump, each home's annual electricity use, its daily routines and its
 heat-loss coefficient; `WijkHomes.block` turns that into the block's
-household load, heat-pump power, reactive power and rooftop PV per home, in
-the column order of the wijk's household connections on the grid.
+active power (household load plus heat pump), heat-pump power, reactive
+power and rooftop PV per home, in the column order of the wijk's household
+connections on the grid, and the wijk's totals per step.
 
 Random streams: every draw comes from ``np.random.default_rng([seed, STREAM,
 k, ...])`` with ``k`` the wijk's place among the simulated wijken (see
@@ -17,8 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
-from energy_sim.profiles.heat import heat_pump_group_electric_kw, load_building_archetype
+from energy_sim.profiles.heat import HeatPumpHomes, load_building_archetype
 from energy_sim.profiles.household import household_load_kw, household_traits
 
 STREAM_ADOPTION = 2
@@ -46,33 +48,30 @@ HEAT_LOSS_SIGMA = 0.25
 
 @dataclass
 class HeatPumpGroup:
-    """The homes of a wijk with one heat-pump type (columns into the wijk's arrays)."""
+    """The homes of a wijk with one heat-pump type: their columns in the wijk's arrays, and their heat pumps."""
 
     columns: np.ndarray
-    model: str
-    h_w_k: np.ndarray  # heat-loss coefficient per home [W/K]
-    t_base_degc: float
-    dhw_kwh_per_year: float
-
-    def electric_kw(self, time_utc: pd.DatetimeIndex, t_amb_degc: np.ndarray) -> np.ndarray:
-        """Electricity of the group's heat pumps [kW], ``[n_step, n_home]`` (space heat, hot water, backup)."""
-        return heat_pump_group_electric_kw(time_utc, t_amb_degc, self.h_w_k, self.t_base_degc,
-                                           self.dhw_kwh_per_year, self.model)
+    homes: HeatPumpHomes
 
 
 @dataclass
 class HomesBlock:
-    """The homes' power in one block, ``[n_step, n_home]`` each, float32 [kW / kvar]."""
+    """The homes' power in one block.
 
-    load_kw: np.ndarray  # household appliances, lighting, cooking ...
-    heat_pump_kw: np.ndarray  # all-electric and hybrid heat pumps (0 for homes without)
+    Per home ``[n_step, n_home]`` float32 [kW / kvar], in the column order of
+    the wijk's household connections; per step the wijk's totals
+    ``[n_step]`` float64 [kW]. `WijkHomes.block` fills a block in place
+    (``out``): a run streams its blocks through one set of arrays, rather
+    than page-faulting fresh memory for each block.
+    """
+
+    p_kw: np.ndarray  # active power drawn: household load (appliances, lighting, cooking ...) plus heat pump
     q_kvar: np.ndarray  # reactive power of the household load (heat pumps run at cos(phi) ~ 1)
+    heat_pump_kw: np.ndarray  # all-electric and hybrid heat pumps (0 for homes without)
     pv_kw: np.ndarray  # rooftop PV feed-in (positive)
-
-    @property
-    def p_kw(self) -> np.ndarray:
-        """Active power drawn per home [kW]: household load plus heat pump."""
-        return self.load_kw + self.heat_pump_kw
+    household_total_kw: np.ndarray  # household load of all the homes, without heat pumps
+    heat_pump_total_kw: np.ndarray
+    pv_total_kw: np.ndarray
 
 
 @dataclass
@@ -86,15 +85,32 @@ class WijkHomes:
     traits: object
     heat_pumps: list[HeatPumpGroup]
 
+    def empty_block(self, n_step: int) -> HomesBlock:
+        """Arrays for a block of `n_step` steps, to fill with `block` (heat pumps zero, the rest unset)."""
+        shape = (n_step, len(self.ids))
+        return HomesBlock(
+            p_kw=np.empty(shape, np.float32), q_kvar=np.empty(shape, np.float32),
+            heat_pump_kw=np.zeros(shape, np.float32), pv_kw=np.empty(shape, np.float32),
+            household_total_kw=np.empty(n_step), heat_pump_total_kw=np.empty(n_step), pv_total_kw=np.empty(n_step),
+        )
+
     def heat_pump_kw(self, time_utc: pd.DatetimeIndex, t_amb_degc: np.ndarray) -> np.ndarray:
         """Electricity of every home's heat pump [kW], ``[n_step, n_home]`` float32 (0 without one)."""
         out = np.zeros((len(time_utc), len(self.ids)), dtype=np.float32)
-        for group in self.heat_pumps:
-            out[:, group.columns] = group.electric_kw(time_utc, t_amb_degc)
+        columns, kw = self._heat_pumps_kw(time_utc, t_amb_degc)
+        out[:, columns] = kw
         return out
 
+    def _heat_pumps_kw(self, time_utc: pd.DatetimeIndex, t_amb_degc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The columns of the homes with a heat pump (int64) and their heat pumps' electricity [kW],
+        ``[n_step, n_with]`` float32."""
+        if not self.heat_pumps:
+            return np.zeros(0, np.int64), np.zeros((len(time_utc), 0), np.float32)
+        return (np.concatenate([g.columns for g in self.heat_pumps]).astype(np.int64),
+                np.hstack([g.homes.electric_kw(time_utc, t_amb_degc) for g in self.heat_pumps]))
+
     def block(self, time_utc: pd.DatetimeIndex, t_amb_degc: np.ndarray, pv_kw_per_kwp: np.ndarray,
-              rng: np.random.Generator) -> HomesBlock:
+              rng: np.random.Generator, out: HomesBlock | None = None) -> HomesBlock:
         """The homes' power over the block at `time_utc`.
 
         Parameters
@@ -104,18 +120,60 @@ class WijkHomes:
         t_amb_degc : numpy.ndarray
             Outdoor temperature per step [°C].
         pv_kw_per_kwp : numpy.ndarray
-            Rooftop PV output per kWp per step [kW/kWp].
+            Rooftop PV output per kWp per step [kW/kWp]; the per-home PV is
+            computed in float32, the wijk's total in float64.
         rng : numpy.random.Generator
             The block's generator for household noise and appliance events
             (``[seed, STREAM_HOUSEHOLD_NOISE, k, block]``).
+        out : HomesBlock, optional
+            Arrays to fill in place, from ``empty_block(len(time_utc))`` and
+            since then only filled by this method (outside its heat-pump
+            columns, ``heat_pump_kw`` must still be zero); their previous
+            contents are lost. Default: new arrays.
         """
-        load = household_load_kw(time_utc, self.annual_kwh, rng=rng, traits=self.traits)
-        return HomesBlock(
-            load_kw=load,
-            heat_pump_kw=self.heat_pump_kw(time_utc, t_amb_degc),
-            q_kvar=load * HOUSEHOLD_Q_PER_P,
-            pv_kw=pv_kw_per_kwp[:, None] * self.pv_kwp[None, :],
-        )
+        if out is None:
+            out = self.empty_block(len(time_utc))
+        elif out.p_kw.shape != (len(time_utc), len(self.ids)):
+            raise ValueError(f"out holds {out.p_kw.shape} values, the block needs {(len(time_utc), len(self.ids))}")
+        household_load_kw(time_utc, self.annual_kwh, rng=rng, traits=self.traits, out=out.p_kw)
+        columns, hp_kw = self._heat_pumps_kw(time_utc, t_amb_degc)
+        _complete_block(out.p_kw, out.q_kvar, out.heat_pump_kw, out.pv_kw, out.household_total_kw,
+                        out.heat_pump_total_kw, columns, hp_kw, np.asarray(pv_kw_per_kwp, dtype=np.float32),
+                        self.pv_kwp.astype(np.float32), np.float32(HOUSEHOLD_Q_PER_P))
+        out.pv_total_kw[:] = np.asarray(pv_kw_per_kwp) * self.pv_kwp.sum()
+        return out
+
+
+@njit(cache=True, fastmath={"reassoc"})
+def _complete_block(p_kw, q_kvar, heat_pump_kw, pv_kw, household_total_kw, heat_pump_total_kw, hp_columns, hp_kw,
+                    pv_kw_per_kwp, pv_kwp, q_per_p):  # pragma: no cover - compiled
+    """`WijkHomes.block` after the household load, in one pass over the block's rows (each array is read
+    or written once, a row at a time, rather than once per numpy operation).
+
+    ``p_kw`` holds the household load on entry; per step ``k`` this writes the reactive power
+    ``q_kvar = q_per_p * load``, the rooftop PV ``pv_kw = pv_kw_per_kwp[k] * pv_kwp``, the heat pumps
+    ``hp_kw`` (``[n_step, n_hp]``, into columns `hp_columns` of ``heat_pump_kw``, which stays untouched
+    elsewhere), adds them to ``p_kw``, and sums the household load and the heat pumps over the homes in
+    float64. The per-home values are the float32 operations numpy would do; the sums' order is free
+    (``reassoc``, so they vectorise).
+    """
+    n_step, n_home = p_kw.shape
+    for k in range(n_step):
+        load_sum = 0.0
+        pv_k = pv_kw_per_kwp[k]
+        for j in range(n_home):
+            load = p_kw[k, j]
+            load_sum += load
+            q_kvar[k, j] = load * q_per_p
+            pv_kw[k, j] = pv_k * pv_kwp[j]
+        hp_sum = 0.0
+        for i in range(hp_columns.size):
+            c = hp_columns[i]
+            p_kw[k, c] += hp_kw[k, i]
+            heat_pump_kw[k, c] = hp_kw[k, i]
+            hp_sum += hp_kw[k, i]
+        household_total_kw[k] = load_sum
+        heat_pump_total_kw[k] = hp_sum
 
 
 def wijk_homes(w, k: int, ids: list[str], seed: int, n_on_heat_network: int = 0) -> WijkHomes:
@@ -159,7 +217,8 @@ def wijk_homes(w, k: int, ids: list[str], seed: int, n_on_heat_network: int = 0)
                            (np.sort(heat_order[n_hp:n_hp + n_hybrid]), w.hybrid_heat_pump_model)):
         if len(columns):
             h_w_k = archetype.h_w_k * heat_rng.lognormal(-0.5 * HEAT_LOSS_SIGMA**2, HEAT_LOSS_SIGMA, len(columns))
-            groups.append(HeatPumpGroup(columns, model, h_w_k, archetype.t_base_degc, archetype.dhw_kwh_per_year))
+            groups.append(HeatPumpGroup(columns, HeatPumpHomes.of(h_w_k, archetype.t_base_degc,
+                                                                  archetype.dhw_kwh_per_year, model)))
     return WijkHomes(w.code, ids, annual, np.where(has_pv, w.pv_kwp_per_home, 0.0), traits, groups)
 
 

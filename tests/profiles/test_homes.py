@@ -1,0 +1,86 @@
+"""The homes' power in a block (`WijkHomes.block`), against the models it assembles.
+
+References: the household load from `household_load_kw` with the same
+generator, the heat pumps from the general chain (`space_heat_kw`,
+`dhw_heat_kw`, `heat_pump_electric_kw`, tested by hand in test_heat.py),
+reactive power at cos(phi) = 0.97: q / p = sqrt(1 - 0.97²) / 0.97 =
+0.2431049 / 0.97 = 0.2506236, and rooftop PV as output per kWp times kWp.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from energy_sim.profiles.heat import HeatPumpHomes, dhw_heat_kw, heat_pump_electric_kw, space_heat_kw
+from energy_sim.profiles.homes import HeatPumpGroup, WijkHomes
+from energy_sim.profiles.household import household_load_kw, household_traits
+
+DAY = pd.date_range("2025-01-15", periods=96, freq="15min", tz="UTC")
+N_HOME = 12
+T_AMB_DEGC = np.linspace(-8.0, 6.0, 96)  # a cold day: the all-electric units reach their backup element
+PV_KW_PER_KWP = np.linspace(0.0, 0.7, 96)
+H_W_K = {"air_source_8kw": np.array([180.0, 250.0, 320.0]), "hybrid_4kw": np.array([200.0, 400.0])}
+COLUMNS = {"air_source_8kw": np.array([1, 5, 9]), "hybrid_4kw": np.array([2, 11])}
+T_BASE_DEGC, DHW_KWH = 15.5, 2000.0
+
+
+def _homes() -> WijkHomes:
+    annual = np.linspace(1500.0, 5000.0, N_HOME)
+    pv_kwp = np.where(np.arange(N_HOME) % 3 == 0, 3.5, 0.0)
+    pv_kwp[4] = 2.2
+    groups = [HeatPumpGroup(COLUMNS[m], HeatPumpHomes.of(H_W_K[m], T_BASE_DEGC, DHW_KWH, m)) for m in COLUMNS]
+    traits = household_traits(N_HOME, rng=np.random.default_rng(5), common_seed=5)
+    return WijkHomes("WK000001", [f"h{i}" for i in range(N_HOME)], annual, pv_kwp, traits, groups)
+
+
+def _heat_pump_reference_kw() -> np.ndarray:
+    hp = np.zeros((len(DAY), N_HOME))
+    for model, columns in COLUMNS.items():
+        space = space_heat_kw(T_AMB_DEGC, H_W_K[model], T_BASE_DEGC)
+        dhw = dhw_heat_kw(DAY, np.full(columns.size, DHW_KWH))
+        hp[:, columns] = heat_pump_electric_kw(space, T_AMB_DEGC, model, dhw_kw=dhw,
+                                               t_base_degc=T_BASE_DEGC).p_electric_kw
+    return hp
+
+
+def test_block_assembles_household_heat_pumps_q_and_pv():
+    homes = _homes()
+    block = homes.block(DAY, T_AMB_DEGC, PV_KW_PER_KWP, np.random.default_rng([1, 2]))
+    load = household_load_kw(DAY, homes.annual_kwh, rng=np.random.default_rng([1, 2]), traits=homes.traits,
+                             dtype=np.float64)
+    hp = _heat_pump_reference_kw()
+    assert hp[:, COLUMNS["air_source_8kw"]].min() > 0 and hp[:, COLUMNS["hybrid_4kw"]].max() > 0
+    pv = PV_KW_PER_KWP[:, None] * homes.pv_kwp
+    for a in (block.p_kw, block.q_kvar, block.heat_pump_kw, block.pv_kw):
+        assert a.shape == (96, N_HOME) and a.dtype == np.float32
+    np.testing.assert_allclose(block.p_kw, load + hp, rtol=1e-6)
+    np.testing.assert_allclose(block.heat_pump_kw, hp, rtol=1e-6)
+    assert not block.heat_pump_kw[:, [0, 3, 4, 6, 7, 8, 10]].any()
+    np.testing.assert_allclose(block.q_kvar, 0.2506236 * load, rtol=1e-6)
+    np.testing.assert_allclose(block.pv_kw, pv, rtol=1e-6)
+    np.testing.assert_allclose(block.household_total_kw, load.sum(axis=1), rtol=1e-6)
+    np.testing.assert_allclose(block.heat_pump_total_kw, hp.sum(axis=1), rtol=1e-6)
+    # 4 homes of 3.5 kWp and one of 2.2 kWp: 16.2 kWp
+    np.testing.assert_allclose(block.pv_total_kw, 16.2 * PV_KW_PER_KWP, rtol=1e-12)
+
+
+def test_block_refills_given_arrays():
+    homes = _homes()
+    out = homes.empty_block(len(DAY))
+    arrays = (out.p_kw, out.q_kvar, out.heat_pump_kw, out.pv_kw)
+    homes.block(DAY, T_AMB_DEGC + 10.0, PV_KW_PER_KWP[::-1], np.random.default_rng([1, 1]), out=out)
+    out.p_kw += 7.0  # as the engine adds EVs in place
+    again = homes.block(DAY, T_AMB_DEGC, PV_KW_PER_KWP, np.random.default_rng([1, 2]), out=out)
+    fresh = homes.block(DAY, T_AMB_DEGC, PV_KW_PER_KWP, np.random.default_rng([1, 2]))
+    assert again is out and all(a is b for a, b in zip(arrays, (out.p_kw, out.q_kvar, out.heat_pump_kw, out.pv_kw)))
+    for name in ("p_kw", "q_kvar", "heat_pump_kw", "pv_kw", "household_total_kw", "heat_pump_total_kw",
+                 "pv_total_kw"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(fresh, name), err_msg=name)
+    with pytest.raises(ValueError, match="block needs"):
+        homes.block(DAY[:48], T_AMB_DEGC[:48], PV_KW_PER_KWP[:48], np.random.default_rng(0), out=out)
+
+
+def test_heat_pump_kw_alone_matches_the_block():
+    homes = _homes()
+    block = homes.block(DAY, T_AMB_DEGC, PV_KW_PER_KWP, np.random.default_rng(3))
+    np.testing.assert_array_equal(homes.heat_pump_kw(DAY, T_AMB_DEGC), block.heat_pump_kw)
