@@ -46,7 +46,7 @@ from energy_sim.grid.given_mv import describe as describe_given_city
 from energy_sim.grid.metrics import LoadingAccumulator
 from energy_sim.grid.simulate import CitySolver, LvSolver, MvTopology
 from energy_sim.profiles.assets_in_runs import assets_in_run, heat_network_dwellings
-from energy_sim.profiles.homes import STREAM_HOUSEHOLD_NOISE, HomesBlock, WijkHomes, wijk_homes
+from energy_sim.profiles.homes import STREAM_HOUSEHOLD_NOISE, CityHomesBlock, WijkHomes, wijk_homes
 from energy_sim.profiles.solar import SolarField as SolarFieldModel
 from energy_sim.profiles.solar import rooftop_pv_kw_per_kwp, solar_field_ac_kw
 from energy_sim.profiles.weather import Weather, WeatherError, read_knmi_uurgeg, read_weather_csv, read_weather_netcdf, synthetic_weather
@@ -598,9 +598,9 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
     }
     writer = ResultsWriter(run_dir, attrs)
     starts = range(0, len(time_utc), block_steps)
-    # per wijk, the arrays every block of homes is written into (WijkHomes.block): valid until the next block,
+    # the arrays every block of homes is written into (CityHomesBlock): valid until the next block,
     # so what outlives the block (the manager's forecast) is copied
-    home_blocks: dict[str, HomesBlock] = {}
+    home_blocks: CityHomesBlock | None = None
     clock.lap("setup (load flow, assets, events)")
     try:
         for b, i0 in enumerate(tqdm(starts, desc=f"{scenario.meta.name}: load flow", unit="block",
@@ -610,12 +610,13 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
             home_p, home_q, pv, extra, hp_kw, hp_uncapped = {}, {}, {}, {}, {}, {}
             hub_kw = np.zeros((i1 - i0, len(hub_ids)))
             category_mw = np.zeros((i1 - i0, len(wijk_codes), len(CATEGORIES)))
+            if home_blocks is None or home_blocks.n_step != i1 - i0:
+                home_blocks = CityHomesBlock([homes[code] for code in wijk_codes], i1 - i0)
+            blocks = home_blocks.fill(t, weather.t_amb_degc[i0:i1], pv_per_kwp[i0:i1],
+                                      [np.random.default_rng([seed, STREAM_HOUSEHOLD_NOISE, k, b])
+                                       for k in range(len(wijk_codes))])
             for k, code in enumerate(wijk_codes):
-                if code not in home_blocks or len(home_blocks[code].p_kw) != i1 - i0:
-                    home_blocks[code] = homes[code].empty_block(i1 - i0)
-                block = homes[code].block(t, weather.t_amb_degc[i0:i1], pv_per_kwp[i0:i1],
-                                          np.random.default_rng([seed, STREAM_HOUSEHOLD_NOISE, k, b]),
-                                          out=home_blocks[code])
+                block = blocks[code]
                 home_p[code], home_q[code], pv[code] = block.p_kw, block.q_kvar, block.pv_kw
                 # hp_flex rebinds hp_kw[code]; hp_uncapped[code] stays what the heat pumps asked for
                 hp_kw[code] = hp_uncapped[code] = block.heat_pump_kw

@@ -21,7 +21,12 @@ import pandas as pd
 from numba import njit
 
 from energy_sim.profiles.heat import HeatPumpHomes, load_building_archetype
-from energy_sim.profiles.household import household_load_kw, household_traits
+from energy_sim.profiles.household import (
+    HouseholdGroup,
+    household_groups_load_kw,
+    household_load_kw,
+    household_traits,
+)
 
 STREAM_ADOPTION = 2
 STREAM_HOUSEHOLD_TRAITS = 3
@@ -85,11 +90,12 @@ class WijkHomes:
     traits: object
     heat_pumps: list[HeatPumpGroup]
 
-    def empty_block(self, n_step: int) -> HomesBlock:
-        """Arrays for a block of `n_step` steps, to fill with `block` (heat pumps zero, the rest unset)."""
+    def empty_block(self, n_step: int, p_kw: np.ndarray | None = None) -> HomesBlock:
+        """Arrays for a block of `n_step` steps, to fill with `block` (heat pumps zero, the rest unset);
+        `p_kw` (``[n_step, n_home]`` float32, e.g. the wijk's columns of `CityHomesBlock`) instead of a new one."""
         shape = (n_step, len(self.ids))
         return HomesBlock(
-            p_kw=np.empty(shape, np.float32), q_kvar=np.empty(shape, np.float32),
+            p_kw=np.empty(shape, np.float32) if p_kw is None else p_kw, q_kvar=np.empty(shape, np.float32),
             heat_pump_kw=np.zeros(shape, np.float32), pv_kw=np.empty(shape, np.float32),
             household_total_kw=np.empty(n_step), heat_pump_total_kw=np.empty(n_step), pv_total_kw=np.empty(n_step),
         )
@@ -136,12 +142,53 @@ class WijkHomes:
         elif out.p_kw.shape != (len(time_utc), len(self.ids)):
             raise ValueError(f"out holds {out.p_kw.shape} values, the block needs {(len(time_utc), len(self.ids))}")
         household_load_kw(time_utc, self.annual_kwh, rng=rng, traits=self.traits, out=out.p_kw)
+        return self._complete(time_utc, t_amb_degc, pv_kw_per_kwp, out)
+
+    def _complete(self, time_utc: pd.DatetimeIndex, t_amb_degc: np.ndarray, pv_kw_per_kwp: np.ndarray,
+                  out: HomesBlock) -> HomesBlock:
+        """`block` once ``out.p_kw`` holds the household load: heat pumps, reactive power, rooftop PV, totals."""
         columns, hp_kw = self._heat_pumps_kw(time_utc, t_amb_degc)
         _complete_block(out.p_kw, out.q_kvar, out.heat_pump_kw, out.pv_kw, out.household_total_kw,
                         out.heat_pump_total_kw, columns, hp_kw, np.asarray(pv_kw_per_kwp, dtype=np.float32),
                         self.pv_kwp.astype(np.float32), np.float32(HOUSEHOLD_Q_PER_P))
         out.pv_total_kw[:] = np.asarray(pv_kw_per_kwp) * self.pv_kwp.sum()
         return out
+
+
+class CityHomesBlock:
+    """The homes of every simulated wijk in one block, the household load of the whole city in one call.
+
+    ``p_kw`` ``[n_step, n_home of all wijken]`` float32 holds the wijken's
+    homes side by side, in run order; ``wijk[code]`` is each wijk's
+    `HomesBlock`, whose ``p_kw`` is a view of its columns. `fill` computes
+    every wijk's household load in one `household_groups_load_kw` call, with
+    each wijk's own generator, so the result is what `WijkHomes.block` gives
+    per wijk (bit for bit), and two numba threads share one parallel region
+    per block instead of one per wijk. The arrays are reused by every block
+    of the same length.
+    """
+
+    def __init__(self, homes: list[WijkHomes], n_step: int):
+        self.homes = homes
+        self.p_kw = np.empty((n_step, sum(len(h.ids) for h in homes)), np.float32)
+        edges = np.cumsum([0] + [len(h.ids) for h in homes])
+        self.wijk = {h.code: h.empty_block(n_step, p_kw=self.p_kw[:, a:z])
+                     for h, a, z in zip(homes, edges[:-1], edges[1:])}
+
+    @property
+    def n_step(self) -> int:
+        return self.p_kw.shape[0]
+
+    def fill(self, time_utc: pd.DatetimeIndex, t_amb_degc: np.ndarray, pv_kw_per_kwp: np.ndarray,
+             rngs: list[np.random.Generator]) -> dict[str, HomesBlock]:
+        """Every wijk's homes over the block at `time_utc` (see `WijkHomes.block`); `rngs` one per wijk, in order."""
+        if len(time_utc) != self.n_step:
+            raise ValueError(f"the block has {len(time_utc)} steps, these arrays {self.n_step}")
+        household_groups_load_kw(time_utc, [HouseholdGroup(h.annual_kwh, h.traits, rng)
+                                            for h, rng in zip(self.homes, rngs, strict=True)], out=self.p_kw)
+        for h in self.homes:
+            h._complete(time_utc, t_amb_degc, pv_kw_per_kwp, self.wijk[h.code])
+        return self.wijk
 
 
 @njit(cache=True, fastmath={"reassoc"})

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from energy_sim.profiles.heat import HeatPumpHomes, dhw_heat_kw, heat_pump_electric_kw, space_heat_kw
-from energy_sim.profiles.homes import HeatPumpGroup, WijkHomes
+from energy_sim.profiles.homes import CityHomesBlock, HeatPumpGroup, WijkHomes
 from energy_sim.profiles.household import household_load_kw, household_traits
 
 DAY = pd.date_range("2025-01-15", periods=96, freq="15min", tz="UTC")
@@ -24,13 +24,13 @@ COLUMNS = {"air_source_8kw": np.array([1, 5, 9]), "hybrid_4kw": np.array([2, 11]
 T_BASE_DEGC, DHW_KWH = 15.5, 2000.0
 
 
-def _homes() -> WijkHomes:
+def _homes(code: str = "WK000001", traits_seed: int = 5) -> WijkHomes:
     annual = np.linspace(1500.0, 5000.0, N_HOME)
     pv_kwp = np.where(np.arange(N_HOME) % 3 == 0, 3.5, 0.0)
     pv_kwp[4] = 2.2
     groups = [HeatPumpGroup(COLUMNS[m], HeatPumpHomes.of(H_W_K[m], T_BASE_DEGC, DHW_KWH, m)) for m in COLUMNS]
-    traits = household_traits(N_HOME, rng=np.random.default_rng(5), common_seed=5)
-    return WijkHomes("WK000001", [f"h{i}" for i in range(N_HOME)], annual, pv_kwp, traits, groups)
+    traits = household_traits(N_HOME, rng=np.random.default_rng(traits_seed), common_seed=5)
+    return WijkHomes(code, [f"h{i}" for i in range(N_HOME)], annual, pv_kwp, traits, groups)
 
 
 def _heat_pump_reference_kw() -> np.ndarray:
@@ -84,3 +84,21 @@ def test_heat_pump_kw_alone_matches_the_block():
     homes = _homes()
     block = homes.block(DAY, T_AMB_DEGC, PV_KW_PER_KWP, np.random.default_rng(3))
     np.testing.assert_array_equal(homes.heat_pump_kw(DAY, T_AMB_DEGC), block.heat_pump_kw)
+
+
+def test_city_block_gives_each_wijk_what_its_own_block_gives():
+    # the engine fills all wijken with one household call per block; every array of every wijk must equal,
+    # bit for bit, the wijk's own WijkHomes.block with the same generator, and stay so when refilled
+    homes = [_homes("WK000001", 5), _homes("WK000002", 6), _homes("WK000003", 7)]
+    city = CityHomesBlock(homes, len(DAY))
+    for day_seed in (2, 3):
+        got = city.fill(DAY, T_AMB_DEGC, PV_KW_PER_KWP, [np.random.default_rng([day_seed, k]) for k in range(3)])
+        for k, h in enumerate(homes):
+            own = h.block(DAY, T_AMB_DEGC, PV_KW_PER_KWP, np.random.default_rng([day_seed, k]))
+            for name in ("p_kw", "q_kvar", "heat_pump_kw", "pv_kw", "household_total_kw", "heat_pump_total_kw",
+                         "pv_total_kw"):
+                np.testing.assert_array_equal(getattr(got[h.code], name), getattr(own, name), err_msg=name)
+        got["WK000002"].p_kw += 7.0  # as the engine adds EVs in place
+    assert np.shares_memory(got["WK000003"].p_kw, city.p_kw)
+    with pytest.raises(ValueError, match="steps"):
+        city.fill(DAY[:48], T_AMB_DEGC[:48], PV_KW_PER_KWP[:48], [np.random.default_rng(k) for k in range(3)])
