@@ -64,6 +64,7 @@ import pytest
 import energy_sim
 
 from energy_sim.profiles.heat import (
+    HeatPumpHomes,
     dhw_heat_kw,
     heat_pump_electric_kw,
     heat_pump_group_electric_kw,
@@ -71,6 +72,7 @@ from energy_sim.profiles.heat import (
     space_heat_kw,
 )
 from energy_sim.profiles.heat_network import heat_network_dispatch, hengelo_dec_network
+from energy_sim.profiles.homes import HeatPumpGroup, WijkHomes
 from energy_sim.profiles.household import household_load_kw, household_traits
 from energy_sim.profiles.solar import BOELDERSHOEK_WEST, SolarField, rooftop_pv_kw_per_kwp, solar_field_ac_kw
 from energy_sim.profiles.storage import DispatchRule, battery_dispatch, home_batteries, neighbourhood_batteries
@@ -310,6 +312,50 @@ def test_city_year_all_assets_2_threads(benchmark):
     assert result["info"]["numba_threads"] == 2
     benchmark.extra_info.update(result["info"])
     print(result["line"])
+
+
+def test_homes_blocks_as_the_engine(benchmark, weather, city):
+    """``WijkHomes.block`` for the city's 10 wijken, 30 one-day blocks, each wijk's arrays reused as the
+    engine reuses them: the household kernel plus what the engine's profiles stage does around it (heat
+    pumps, q, rooftop PV, per-step totals). CPU per block and the household share in ``extra_info``."""
+    archetype, wijken = city
+    pv_per_kwp = rooftop_pv_kw_per_kwp(weather)
+    homes = [WijkHomes(f"W{k}", [""] * HOMES_PER_WIJK, w.annual_kwh, w.pv_kwp, w.traits,
+                       [HeatPumpGroup(w.hp_columns, HeatPumpHomes.of(w.hp_h_w_k, archetype.t_base_degc,
+                                                                     archetype.dhw_kwh_per_year, "air_source_8kw"))])
+             for k, w in enumerate(wijken)]
+    out = [h.empty_block(BLOCK) for h in homes]
+    n_block = 30
+
+    def blocks(first):
+        for b in range(first, first + n_block):
+            i0, i1 = b * BLOCK, (b + 1) * BLOCK
+            for k, h in enumerate(homes):
+                h.block(YEAR[i0:i1], weather.t_amb_degc[i0:i1], pv_per_kwp[i0:i1],
+                        np.random.default_rng([SEED, STREAM_HOUSEHOLD_NOISE, k, b]), out=out[k])
+
+    blocks(0)  # compile / load numba kernels
+    starts = iter(range(1, 365 - n_block, n_block))
+    cpu_s = []
+
+    def timed():
+        c0 = time.process_time()
+        blocks(next(starts))
+        cpu_s.append(time.process_time() - c0)
+
+    benchmark.pedantic(timed, rounds=3, iterations=1)
+    t, t_amb = YEAR[:BLOCK], weather.t_amb_degc[:BLOCK]
+    c0 = time.process_time()
+    for k, w in enumerate(wijken):  # the household kernel alone, same blocks' size
+        for b in range(n_block):
+            household_load_kw(t, w.annual_kwh, rng=np.random.default_rng([SEED, STREAM_HOUSEHOLD_NOISE, k, b]),
+                              traits=w.traits, out=out[k].p_kw)
+    household_ms = (time.process_time() - c0) / n_block * 1e3
+    block_ms = min(cpu_s) / n_block * 1e3
+    benchmark.extra_info.update(cpu_ms_per_block=block_ms, household_cpu_ms_per_block=household_ms,
+                                other_cpu_ms_per_block=block_ms - household_ms)
+    print(f"\nhomes' blocks ({N_WIJK * HOMES_PER_WIJK} homes): {block_ms:.1f} ms CPU per block, of which the "
+          f"household kernel {household_ms:.1f} ms; year {block_ms * 365 / 1e3:.1f} s")
 
 
 # ---- each kernel on its own ------------------------------------------------------------------------------------
