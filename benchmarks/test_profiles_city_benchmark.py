@@ -10,9 +10,12 @@ solar fields, three wind turbines, one heat network (DEC-like, 950
 dwellings), 400 home batteries and 10 neighbourhood batteries; 35,040
 quarter-hours in 365 one-day blocks. Each block is reduced (energy per
 category, city peak) and dropped, as the engine streams its results, so
-memory does not grow with the horizon. Wall and CPU time, the household
-share of the CPU time (``household_load_kw`` calls, timed around each call)
-and peak memory are printed (``-s``) and stored in ``extra_info``: peak
+memory does not grow with the horizon. The homes are computed as the engine
+computes them (``energy_sim.profiles.homes.CityHomesBlock``: one household
+call for all wijken per block, then heat pumps, reactive power, rooftop PV
+and per-step totals per wijk). Wall and CPU time, the household
+share of the CPU time (the ``household_groups_load_kw`` call, timed around
+it) and peak memory are printed (``-s``) and stored in ``extra_info``: peak
 traced memory covers the numpy allocations (``tracemalloc``, in an untimed
 week: tracing slows the Python-side parts), peak RSS the whole process.
 
@@ -24,7 +27,7 @@ numba at its default, one thread per core): in a child process started
 with ``NUMBA_NUM_THREADS=2`` (BLAS stays at one thread), which prepares
 everything and then computes the year when told to, so the timed round is
 the year alone. Both print and store the CPU and wall time of each part
-(``breakdown`` in ``extra_info``): household, heat pumps, rooftop PV, the
+(``breakdown`` in ``extra_info``): homes (of which household), the
 per-site series (rooftop PV per kWp, solar fields, wind; once per year),
 heat network, batteries and the per-block bookkeeping.
 
@@ -46,6 +49,7 @@ Peak traced numpy memory 18 MB, process peak RSS 343-365 MB before and
 after.
 """
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -64,13 +68,16 @@ import pytest
 import energy_sim
 
 from energy_sim.profiles.heat import (
+    HeatPumpHomes,
     dhw_heat_kw,
     heat_pump_electric_kw,
     heat_pump_group_electric_kw,
     load_building_archetype,
     space_heat_kw,
 )
+from energy_sim.profiles import homes as homes_module
 from energy_sim.profiles.heat_network import heat_network_dispatch, hengelo_dec_network
+from energy_sim.profiles.homes import CityHomesBlock, HeatPumpGroup, WijkHomes
 from energy_sim.profiles.household import HouseholdGroup, household_groups_load_kw, household_load_kw, household_traits
 from energy_sim.profiles.solar import BOELDERSHOEK_WEST, SolarField, rooftop_pv_kw_per_kwp, solar_field_ac_kw
 from energy_sim.profiles.storage import DispatchRule, battery_dispatch, home_batteries, neighbourhood_batteries
@@ -125,24 +132,26 @@ def city():
 
 
 class _Sections:
-    """CPU time (all threads of the process) and wall time per named part of a run [s]."""
+    """CPU time (all threads of the process) and wall time per named part of a run [s]; parts may nest
+    (``homes`` contains ``household``)."""
 
     def __init__(self):
         self.cpu_s: dict[str, float] = {}
         self.wall_s: dict[str, float] = {}
-        self._name = None
+        self._names: list[str] = []
+        self._open: list[tuple[str, float, float]] = []
 
     def __call__(self, name):
-        self._name = name
+        self._names.append(name)
         return self
 
     def __enter__(self):
-        self._t0, self._c0 = time.perf_counter(), time.process_time()
+        self._open.append((self._names.pop(), time.perf_counter(), time.process_time()))
 
     def __exit__(self, *exc):
-        name = self._name
-        self.cpu_s[name] = self.cpu_s.get(name, 0.0) + time.process_time() - self._c0
-        self.wall_s[name] = self.wall_s.get(name, 0.0) + time.perf_counter() - self._t0
+        name, t0, c0 = self._open.pop()
+        self.cpu_s[name] = self.cpu_s.get(name, 0.0) + time.process_time() - c0
+        self.wall_s[name] = self.wall_s.get(name, 0.0) + time.perf_counter() - t0
 
     def table(self) -> dict[str, dict[str, float]]:
         return {k: {"cpu_s": self.cpu_s[k], "wall_s": self.wall_s[k]} for k in self.cpu_s}
@@ -155,6 +164,30 @@ def _traced_peak_mb(fn):
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return peak / 1e6
+
+
+def _wijk_homes(archetype, wijken) -> list[WijkHomes]:
+    """The wijken's homes as the engine holds them (energy_sim.profiles.homes), codes ``W0`` ... ``W9``."""
+    return [WijkHomes(f"W{k}", [""] * HOMES_PER_WIJK, w.annual_kwh, w.pv_kwp, w.traits,
+                      [HeatPumpGroup(w.hp_columns, HeatPumpHomes.of(w.hp_h_w_k, archetype.t_base_degc,
+                                                                    archetype.dhw_kwh_per_year, "air_source_8kw"))])
+            for k, w in enumerate(wijken)]
+
+
+@contextlib.contextmanager
+def _timed_household_kernel(part):
+    """Time every ``household_groups_load_kw`` call of the homes module as the part ``household``."""
+    kernel = homes_module.household_groups_load_kw
+
+    def timed(*args, **kwargs):
+        with part("household"):
+            return kernel(*args, **kwargs)
+
+    homes_module.household_groups_load_kw = timed
+    try:
+        yield
+    finally:
+        homes_module.household_groups_load_kw = kernel
 
 
 def _city_year(weather, city, n_block=None):
@@ -182,7 +215,7 @@ def _city_year(weather, city, n_block=None):
     soc_net, soc_home, soc_trafo = None, None, None
     e_mwh = dict.fromkeys(CATEGORIES, 0.0)
     peak_mw = 0.0
-    hh_buf = np.empty((BLOCK, N_WIJK * HOMES_PER_WIJK), np.float32)
+    city_homes = CityHomesBlock(_wijk_homes(archetype, wijken), BLOCK)
     for b in range(n_block):
         i0, i1 = b * BLOCK, (b + 1) * BLOCK
         t = YEAR[i0:i1]
@@ -191,29 +224,20 @@ def _city_year(weather, city, n_block=None):
         cat_kw = {name: np.zeros(BLOCK) for name in CATEGORIES}  # float64 totals of the wijken
         home_net = []
         wijk_net = np.zeros((BLOCK, N_WIJK))
-        with part("household"):  # all wijken in one call, each with its own generator, as the engine does
-            city_load = household_groups_load_kw(t, [
-                HouseholdGroup(w.annual_kwh, w.traits, np.random.default_rng([SEED, STREAM_HOUSEHOLD_NOISE, k, b]))
-                for k, w in enumerate(wijken)], out=hh_buf)
-        for k, w in enumerate(wijken):
-            load = city_load[:, k * HOMES_PER_WIJK:(k + 1) * HOMES_PER_WIJK]
-            with part("heat_pump"):
-                hp = heat_pump_group_electric_kw(t, t_amb, w.hp_h_w_k, archetype.t_base_degc,
-                                                 archetype.dhw_kwh_per_year, "air_source_8kw")
-            with part("bookkeeping"):
-                # float32 sums, as the engine's (numpy's pairwise summation: relative error ~1e-7 here,
-                # at half the cost of converting 4,000 columns to float64)
-                load_sum = load.sum(axis=1)
-                hp_sum = hp.sum(axis=1)
-            with part("rooftop_pv"):
-                pv = pv_per_kwp[i0:i1, None] * w.pv_kwp[None, w.battery_columns]  # homes with batteries only
-                pv_sum = pv_per_kwp[i0:i1] * w.pv_kwp.sum()
-            with part("bookkeeping"):
-                cat_kw["household"] += load_sum
-                cat_kw["heat_pump"] += hp_sum
-                cat_kw["rooftop_pv"] -= pv_sum
-                wijk_net[:, k] = load_sum + hp_sum - pv_sum
-                home_net.append(load[:, w.battery_columns] - pv)
+        # the engine's profiles stage: every wijk's household load in one call, then per wijk the heat
+        # pumps, q, rooftop PV and the per-step totals (CityHomesBlock.fill); the household kernel's
+        # share is timed inside it (_timed_household_kernel)
+        with part("homes"), _timed_household_kernel(part):
+            blocks = city_homes.fill(t, t_amb, pv_per_kwp[i0:i1],
+                                     [np.random.default_rng([SEED, STREAM_HOUSEHOLD_NOISE, k, b]) for k in range(N_WIJK)])
+        with part("bookkeeping"):
+            for k, w in enumerate(wijken):
+                block = blocks[f"W{k}"]
+                cat_kw["household"] += block.household_total_kw
+                cat_kw["heat_pump"] += block.heat_pump_total_kw
+                cat_kw["rooftop_pv"] -= block.pv_total_kw
+                wijk_net[:, k] = block.household_total_kw + block.heat_pump_total_kw - block.pv_total_kw
+                home_net.append(block.p_kw[:, w.battery_columns] - block.pv_kw[:, w.battery_columns])
         # heat network: space heat + DHW of its dwellings, buffer state carried between blocks
         with part("heat_network"):
             q_net = (space_heat_kw(t_amb, archetype.h_w_k, archetype.t_base_degc)[:, 0]
@@ -312,6 +336,41 @@ def test_city_year_all_assets_2_threads(benchmark):
     assert result["info"]["numba_threads"] == 2
     benchmark.extra_info.update(result["info"])
     print(result["line"])
+
+
+def test_homes_blocks_as_the_engine(benchmark, weather, city):
+    """The homes of the city's 10 wijken, 30 one-day blocks, as the engine computes them
+    (``CityHomesBlock.fill``: one household call for all wijken, then heat pumps, q, rooftop PV and the
+    per-step totals; arrays reused). CPU per block and the household kernel's share in ``extra_info``."""
+    archetype, wijken = city
+    pv_per_kwp = rooftop_pv_kw_per_kwp(weather)
+    city_homes = CityHomesBlock(_wijk_homes(archetype, wijken), BLOCK)
+    n_block = 30
+
+    def blocks(first, part):
+        for b in range(first, first + n_block):
+            i0, i1 = b * BLOCK, (b + 1) * BLOCK
+            with _timed_household_kernel(part):
+                city_homes.fill(YEAR[i0:i1], weather.t_amb_degc[i0:i1], pv_per_kwp[i0:i1],
+                                [np.random.default_rng([SEED, STREAM_HOUSEHOLD_NOISE, k, b]) for k in range(N_WIJK)])
+
+    blocks(0, _Sections())  # compile / load numba kernels
+    starts = iter(range(1, 365 - n_block, n_block))
+    rounds = []
+
+    def timed():
+        part = _Sections()
+        c0 = time.process_time()
+        blocks(next(starts), part)
+        rounds.append((time.process_time() - c0, part.cpu_s["household"]))
+
+    benchmark.pedantic(timed, rounds=3, iterations=1)
+    cpu_s, household_s = min(rounds)
+    block_ms, household_ms = cpu_s / n_block * 1e3, household_s / n_block * 1e3
+    benchmark.extra_info.update(cpu_ms_per_block=block_ms, household_cpu_ms_per_block=household_ms,
+                                other_cpu_ms_per_block=block_ms - household_ms)
+    print(f"\nhomes' blocks ({N_WIJK * HOMES_PER_WIJK} homes): {block_ms:.1f} ms CPU per block, of which the "
+          f"household kernel {household_ms:.1f} ms; year {block_ms * 365 / 1e3:.1f} s")
 
 
 # ---- each kernel on its own ------------------------------------------------------------------------------------

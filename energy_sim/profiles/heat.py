@@ -535,7 +535,7 @@ def _heat_pump_kernel(q_space, q_dhw, t, cop_space, cop_dhw, cap_kw, backup_max_
     return q_hp, p_comp, q_backup, q_boiler, q_unserved
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: compared and hashed by identity
 class HeatPumpHomes:
     """Homes with heat pumps of one type, their parameters checked and laid out once.
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from numba import njit
+from numba import njit, prange
 
 from energy_sim.profiles.heat import HeatPumpHomes, load_building_archetype
 from energy_sim.profiles.household import (
@@ -90,12 +90,11 @@ class WijkHomes:
     traits: object
     heat_pumps: list[HeatPumpGroup]
 
-    def empty_block(self, n_step: int, p_kw: np.ndarray | None = None) -> HomesBlock:
-        """Arrays for a block of `n_step` steps, to fill with `block` (heat pumps zero, the rest unset);
-        `p_kw` (``[n_step, n_home]`` float32, e.g. the wijk's columns of `CityHomesBlock`) instead of a new one."""
+    def empty_block(self, n_step: int) -> HomesBlock:
+        """Arrays for a block of `n_step` steps, to fill with `block` (heat pumps zero, the rest unset)."""
         shape = (n_step, len(self.ids))
         return HomesBlock(
-            p_kw=np.empty(shape, np.float32) if p_kw is None else p_kw, q_kvar=np.empty(shape, np.float32),
+            p_kw=np.empty(shape, np.float32), q_kvar=np.empty(shape, np.float32),
             heat_pump_kw=np.zeros(shape, np.float32), pv_kw=np.empty(shape, np.float32),
             household_total_kw=np.empty(n_step), heat_pump_total_kw=np.empty(n_step), pv_total_kw=np.empty(n_step),
         )
@@ -142,13 +141,14 @@ class WijkHomes:
         elif out.p_kw.shape != (len(time_utc), len(self.ids)):
             raise ValueError(f"out holds {out.p_kw.shape} values, the block needs {(len(time_utc), len(self.ids))}")
         household_load_kw(time_utc, self.annual_kwh, rng=rng, traits=self.traits, out=out.p_kw)
-        return self._complete(time_utc, t_amb_degc, pv_kw_per_kwp, out)
+        return self._complete(time_utc, t_amb_degc, pv_kw_per_kwp, out.p_kw, out)
 
     def _complete(self, time_utc: pd.DatetimeIndex, t_amb_degc: np.ndarray, pv_kw_per_kwp: np.ndarray,
-                  out: HomesBlock) -> HomesBlock:
-        """`block` once ``out.p_kw`` holds the household load: heat pumps, reactive power, rooftop PV, totals."""
+                  load_kw: np.ndarray, out: HomesBlock) -> HomesBlock:
+        """`block` from the household load `load_kw` ``[n_step, n_home]`` (``out.p_kw`` itself, or the wijk's
+        columns of a city array): household load plus heat pumps, reactive power, rooftop PV, totals."""
         columns, hp_kw = self._heat_pumps_kw(time_utc, t_amb_degc)
-        _complete_block(out.p_kw, out.q_kvar, out.heat_pump_kw, out.pv_kw, out.household_total_kw,
+        _complete_block(load_kw, out.p_kw, out.q_kvar, out.heat_pump_kw, out.pv_kw, out.household_total_kw,
                         out.heat_pump_total_kw, columns, hp_kw, np.asarray(pv_kw_per_kwp, dtype=np.float32),
                         self.pv_kwp.astype(np.float32), np.float32(HOUSEHOLD_Q_PER_P))
         out.pv_total_kw[:] = np.asarray(pv_kw_per_kwp) * self.pv_kwp.sum()
@@ -158,26 +158,27 @@ class WijkHomes:
 class CityHomesBlock:
     """The homes of every simulated wijk in one block, the household load of the whole city in one call.
 
-    ``p_kw`` ``[n_step, n_home of all wijken]`` float32 holds the wijken's
-    homes side by side, in run order; ``wijk[code]`` is each wijk's
-    `HomesBlock`, whose ``p_kw`` is a view of its columns. `fill` computes
-    every wijk's household load in one `household_groups_load_kw` call, with
-    each wijk's own generator, so the result is what `WijkHomes.block` gives
-    per wijk (bit for bit), and two numba threads share one parallel region
-    per block instead of one per wijk. The arrays are reused by every block
-    of the same length.
+    ``household_kw`` ``[n_step, n_home of all wijken]`` float32 holds the
+    household load of the wijken's homes side by side, in run order;
+    ``wijk[code]`` is each wijk's `HomesBlock` (contiguous arrays of its
+    own, as the load flow reads them). `fill` computes every wijk's
+    household load in one `household_groups_load_kw` call, with each wijk's
+    own generator, so the result is what `WijkHomes.block` gives per wijk
+    (bit for bit), and two numba threads share one parallel region per
+    block instead of one per wijk. The arrays are reused by every block of
+    the same length.
     """
 
     def __init__(self, homes: list[WijkHomes], n_step: int):
         self.homes = homes
-        self.p_kw = np.empty((n_step, sum(len(h.ids) for h in homes)), np.float32)
+        self.household_kw = np.empty((n_step, sum(len(h.ids) for h in homes)), np.float32)
         edges = np.cumsum([0] + [len(h.ids) for h in homes])
-        self.wijk = {h.code: h.empty_block(n_step, p_kw=self.p_kw[:, a:z])
-                     for h, a, z in zip(homes, edges[:-1], edges[1:])}
+        self._columns = {h.code: slice(a, z) for h, a, z in zip(homes, edges[:-1], edges[1:])}
+        self.wijk = {h.code: h.empty_block(n_step) for h in homes}
 
     @property
     def n_step(self) -> int:
-        return self.p_kw.shape[0]
+        return self.household_kw.shape[0]
 
     def fill(self, time_utc: pd.DatetimeIndex, t_amb_degc: np.ndarray, pv_kw_per_kwp: np.ndarray,
              rngs: list[np.random.Generator]) -> dict[str, HomesBlock]:
@@ -185,31 +186,33 @@ class CityHomesBlock:
         if len(time_utc) != self.n_step:
             raise ValueError(f"the block has {len(time_utc)} steps, these arrays {self.n_step}")
         household_groups_load_kw(time_utc, [HouseholdGroup(h.annual_kwh, h.traits, rng)
-                                            for h, rng in zip(self.homes, rngs, strict=True)], out=self.p_kw)
+                                            for h, rng in zip(self.homes, rngs, strict=True)], out=self.household_kw)
         for h in self.homes:
-            h._complete(time_utc, t_amb_degc, pv_kw_per_kwp, self.wijk[h.code])
+            h._complete(time_utc, t_amb_degc, pv_kw_per_kwp, self.household_kw[:, self._columns[h.code]],
+                        self.wijk[h.code])
         return self.wijk
 
 
-@njit(cache=True, fastmath={"reassoc"})
-def _complete_block(p_kw, q_kvar, heat_pump_kw, pv_kw, household_total_kw, heat_pump_total_kw, hp_columns, hp_kw,
+@njit(cache=True, parallel=True, fastmath={"reassoc"})
+def _complete_block(load_kw, p_kw, q_kvar, heat_pump_kw, pv_kw, household_total_kw, heat_pump_total_kw, hp_columns, hp_kw,
                     pv_kw_per_kwp, pv_kwp, q_per_p):  # pragma: no cover - compiled
     """`WijkHomes.block` after the household load, in one pass over the block's rows (each array is read
     or written once, a row at a time, rather than once per numpy operation).
 
-    ``p_kw`` holds the household load on entry; per step ``k`` this writes the reactive power
-    ``q_kvar = q_per_p * load``, the rooftop PV ``pv_kw = pv_kw_per_kwp[k] * pv_kwp``, the heat pumps
+    ``load_kw`` is the household load (it may be ``p_kw`` itself); per step ``k`` this copies it to
+    ``p_kw``, writes the reactive power ``q_kvar = q_per_p * load``, the rooftop PV ``pv_kw = pv_kw_per_kwp[k] * pv_kwp``, the heat pumps
     ``hp_kw`` (``[n_step, n_hp]``, into columns `hp_columns` of ``heat_pump_kw``, which stays untouched
     elsewhere), adds them to ``p_kw``, and sums the household load and the heat pumps over the homes in
     float64. The per-home values are the float32 operations numpy would do; the sums' order is free
     (``reassoc``, so they vectorise).
     """
     n_step, n_home = p_kw.shape
-    for k in range(n_step):
+    for k in prange(n_step):
         load_sum = 0.0
         pv_k = pv_kw_per_kwp[k]
         for j in range(n_home):
-            load = p_kw[k, j]
+            load = load_kw[k, j]
+            p_kw[k, j] = load
             load_sum += load
             q_kvar[k, j] = load * q_per_p
             pv_kw[k, j] = pv_k * pv_kwp[j]
