@@ -38,15 +38,15 @@ Run the child alone (prints one JSON line) with::
 Numba kernels are compiled (or loaded from the cache) in a warm-up call
 before timing. Timings on a shared machine vary: compare medians.
 
-Measured 2026-11-21 on the shared 2-core machine while another job kept
-one core busy (so the 2-thread runs could not use their second core: read
-CPU times). One thread: CPU 10.6-11.4 s, of which household 8.2-9.0 s
-(5.9-6.5 ns CPU per value), heat pumps ~1.0 s, bookkeeping 0.6-0.7 s,
-batteries ~0.3 s; before the tiled household kernel 17.8 s, household
-14.4 s (10.3 ns) and bookkeeping 1.2 s. Two numba threads: CPU 12.0-13.7 s,
-household 9.3-10.4 s (6.7-7.4 ns; before: 15.3 s and 12.4 s, 8.9 ns).
-Peak traced numpy memory 18 MB, process peak RSS 343-365 MB before and
-after.
+Measured 2026-11-21 (fourth session) on the idle 2-core machine, with the
+homes as the engine computes them (household load of all wijken in one call
+per block, then heat pumps, reactive power and rooftop PV per home): one
+thread 14.5 s wall, 14.4 s CPU, household 9.2 s (6.5 ns per value); two
+numba threads 11.1 s wall, 15.2 s CPU, household 6.1 s wall (9.5 s CPU),
+the rest of the homes 4.0 s wall (memory bound: p, q and PV per home are
+written for 1.4e9 values), bookkeeping 0.4 s, batteries 0.3 s, heat
+network 0.2 s. Peak traced numpy memory 85 MB, process peak RSS 373 MB.
+Earlier figures (9.7 s wall with 2 threads) did not write q and PV per home.
 """
 
 import contextlib
