@@ -228,8 +228,8 @@ def _city_year(weather, city, n_block=None):
         # pumps, q, rooftop PV and the per-step totals (CityHomesBlock.fill); the household kernel's
         # share is timed inside it (_timed_household_kernel)
         with part("homes"), _timed_household_kernel(part):
-            blocks = city_homes.fill(t, t_amb, pv_per_kwp[i0:i1],
-                                     [np.random.default_rng([SEED, STREAM_HOUSEHOLD_NOISE, k, b]) for k in range(N_WIJK)])
+            rngs = [np.random.default_rng([SEED, STREAM_HOUSEHOLD_NOISE, k, b]) for k in range(N_WIJK)]
+            blocks = city_homes.fill(t, t_amb, pv_per_kwp[i0:i1], rngs)
         with part("bookkeeping"):
             for k, w in enumerate(wijken):
                 block = blocks[f"W{k}"]

@@ -194,17 +194,18 @@ class CityHomesBlock:
 
 
 @njit(cache=True, parallel=True, fastmath={"reassoc"})
-def _complete_block(load_kw, p_kw, q_kvar, heat_pump_kw, pv_kw, household_total_kw, heat_pump_total_kw, hp_columns, hp_kw,
-                    pv_kw_per_kwp, pv_kwp, q_per_p):  # pragma: no cover - compiled
+def _complete_block(load_kw, p_kw, q_kvar, heat_pump_kw, pv_kw, household_total_kw, heat_pump_total_kw,
+                    hp_columns, hp_kw, pv_kw_per_kwp, pv_kwp, q_per_p):  # pragma: no cover - compiled
     """`WijkHomes.block` after the household load, in one pass over the block's rows (each array is read
-    or written once, a row at a time, rather than once per numpy operation).
+    or written once, a row at a time, rather than once per numpy operation; rows in parallel).
 
     ``load_kw`` is the household load (it may be ``p_kw`` itself); per step ``k`` this copies it to
-    ``p_kw``, writes the reactive power ``q_kvar = q_per_p * load``, the rooftop PV ``pv_kw = pv_kw_per_kwp[k] * pv_kwp``, the heat pumps
-    ``hp_kw`` (``[n_step, n_hp]``, into columns `hp_columns` of ``heat_pump_kw``, which stays untouched
-    elsewhere), adds them to ``p_kw``, and sums the household load and the heat pumps over the homes in
-    float64. The per-home values are the float32 operations numpy would do; the sums' order is free
-    (``reassoc``, so they vectorise).
+    ``p_kw``, writes the reactive power ``q_kvar = q_per_p * load``, the rooftop PV
+    ``pv_kw = pv_kw_per_kwp[k] * pv_kwp``, the heat pumps ``hp_kw`` (``[n_step, n_hp]``, into columns
+    `hp_columns` of ``heat_pump_kw``, which stays untouched elsewhere), adds them to ``p_kw``, and sums
+    the household load and the heat pumps over the homes in float64. The per-home values are the float32
+    operations numpy would do; the sums' order is free (``reassoc``, so they vectorise), and each row's
+    sum is one thread's, so the result does not depend on the number of threads.
     """
     n_step, n_home = p_kw.shape
     for k in prange(n_step):

@@ -1127,7 +1127,7 @@ def household_load_kw(
                                     noise=noise, holidays=holidays, dtype=dtype, out=out)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: compared by identity
 class HouseholdGroup:
     """Connections that share a block generator, e.g. the homes of one wijk (see :func:`household_groups_load_kw`).
 
