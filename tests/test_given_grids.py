@@ -121,7 +121,7 @@ def test_bad_given_grids_are_validation_problems_with_file_path_rule_and_value(t
     _problem(tmp_path, scenario_text("bad", grid))
     done = cli("run", "bad.yaml", "--output-dir", "out", cwd=tmp_path)
     assert done.returncode == 2
-    assert f"bad.yaml:17  wijken[1].grid." in done.stderr and f"(got {value})  [{rule}]" in done.stderr, done.stderr
+    assert "bad.yaml:17  wijken[1].grid." in done.stderr and f"(got {value})  [{rule}]" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     assert "Beautiful is better than ugly" not in done.stdout + done.stderr  # `this` was never imported
     assert not (tmp_path / "out").exists()
