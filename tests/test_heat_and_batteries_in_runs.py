@@ -89,8 +89,13 @@ def test_neighbourhood_battery_lowers_its_transformers_peak(runs):
     after_day_one = slice(ds.time.values[96], None)
     peaks = {t: (float(ds.trafo_loading_pct.sel(trafo=t, time=after_day_one).max()),
                  float(twin.trafo_loading_pct.sel(trafo=t, time=after_day_one).max())) for t in home}
-    lowered = [t for t, (with_battery, without) in peaks.items() if with_battery < 0.95 * without]
-    assert len(lowered) == 1, peaks  # the transformer of the battery's LV grid, and only that one
+    # the transformer of the battery's LV grid is lowered clearly (by a few per cent in this week's draw
+    # of the household load), the other one not at all: an LV grid's loading does not depend on another
+    # grid's load
+    lowered = [t for t, (with_battery, without) in peaks.items() if with_battery < 0.98 * without]
+    assert len(lowered) == 1, peaks
+    for t in set(home) - set(lowered):
+        assert peaks[t][0] == pytest.approx(peaks[t][1], rel=1e-6), peaks
     day_one = slice(None, ds.time.values[95])
     np.testing.assert_allclose(ds.trafo_loading_pct.sel(time=day_one, trafo=home),
                                twin.trafo_loading_pct.sel(time=day_one, trafo=home), rtol=1e-6)  # idle on day one
