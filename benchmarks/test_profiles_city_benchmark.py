@@ -225,8 +225,9 @@ def _city_year(weather, city, n_block=None):
         home_net = []
         wijk_net = np.zeros((BLOCK, N_WIJK))
         # the engine's profiles stage: every wijk's household load in one call, then per wijk the heat
-        # pumps, q, rooftop PV and the per-step totals (CityHomesBlock.fill); the household kernel's
-        # share is timed inside it (_timed_household_kernel)
+        # pumps and the per-step totals (CityHomesBlock.fill; reactive power and rooftop PV per home
+        # are not written, the load flow reads them as multiples); the household kernel's share is
+        # timed inside it (_timed_household_kernel)
         with part("homes"), _timed_household_kernel(part):
             rngs = [np.random.default_rng([SEED, STREAM_HOUSEHOLD_NOISE, k, b]) for k in range(N_WIJK)]
             blocks = city_homes.fill(t, t_amb, pv_per_kwp[i0:i1], rngs)
@@ -237,7 +238,8 @@ def _city_year(weather, city, n_block=None):
                 cat_kw["heat_pump"] += block.heat_pump_total_kw
                 cat_kw["rooftop_pv"] -= block.pv_total_kw
                 wijk_net[:, k] = block.household_total_kw + block.heat_pump_total_kw - block.pv_total_kw
-                home_net.append(block.p_kw[:, w.battery_columns] - block.pv_kw[:, w.battery_columns])
+                home_net.append(block.p_kw[:, w.battery_columns]
+                                - pv_per_kwp[i0:i1, None] * w.pv_kwp[w.battery_columns])
         # heat network: space heat + DHW of its dwellings, buffer state carried between blocks
         with part("heat_network"):
             q_net = (space_heat_kw(t_amb, archetype.h_w_k, archetype.t_base_degc)[:, 0]

@@ -44,9 +44,9 @@ from energy_sim.grid.given import describe as describe_given
 from energy_sim.grid.given_mv import GivenCity, build_given_city_grid, load_given_city
 from energy_sim.grid.given_mv import describe as describe_given_city
 from energy_sim.grid.metrics import LoadingAccumulator
-from energy_sim.grid.simulate import CitySolver, LvSolver, MvTopology
+from energy_sim.grid.simulate import CitySolver, HouseholdReactive, LvSolver, MvTopology, PvPerKwp
 from energy_sim.profiles.assets_in_runs import assets_in_run, heat_network_dwellings
-from energy_sim.profiles.homes import STREAM_HOUSEHOLD_NOISE, CityHomesBlock, WijkHomes, wijk_homes
+from energy_sim.profiles.homes import HOUSEHOLD_Q_PER_P, STREAM_HOUSEHOLD_NOISE, CityHomesBlock, WijkHomes, wijk_homes
 from energy_sim.profiles.solar import SolarField as SolarFieldModel
 from energy_sim.profiles.solar import rooftop_pv_kw_per_kwp, solar_field_ac_kw
 from energy_sim.profiles.weather import Weather, WeatherError, read_knmi_uurgeg, read_weather_csv, read_weather_netcdf, synthetic_weather
@@ -508,6 +508,10 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                                        Measure.battery_dispatch} & set(manager.measures))
     trafo_of = {name: i for i, name in enumerate(solver.lv_trafo_ids)}
     home_trafo = home_transformers(city, wijk_codes, solver.lv_trafo_ids)
+    # rooftop PV goes to the load flow as output per kWp per transformer times each home's kWp (PvPerKwp)
+    home_kwp = {code: homes[code].pv_kwp for code in wijk_codes}
+    trafo_pv_kwp = sum(np.bincount(home_trafo[c], home_kwp[c], len(trafo_of)) for c in wijk_codes)
+    trafo_wijk = np.array(solver.lv_trafo_wijk)
     hp_flex = _HeatPumpFlexibility(homes, home_trafo, len(trafo_of), dt_h) \
         if manage and Measure.heat_pump_flexibility in manager.measures else None
     curtail = manage and Measure.curtailment in manager.measures
@@ -540,7 +544,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
             base_mv = mv_gen_mw
         n = len(ev_kw)
         if pv_kw_per_kwp is not None:
-            base_pv = {c: pv_kw_per_kwp[:n, home_trafo[c]] * homes[c].pv_kwp for c in base_pv}
+            base_pv = PvPerKwp(pv_kw_per_kwp[:, :len(trafo_of)], home_trafo, home_kwp)
         p_kw = {c: a[:n].copy() for c, a in base_p.items()}
         if group_delta_kw is not None:
             hp_flex.spread(group_delta_kw[:n, :len(trafo_of)], p_kw)
@@ -550,8 +554,8 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
         hub_kw = np.zeros((n, len(hub_ids)))
         ev.add(ev_kw[:, :n_home], ev_kw[:, n_home:], p_kw, x_kw, hub_kw)
         mv_kw[:, assets.hub_columns] += hub_kw
-        grid = solver.solve_block(p_kw, {c: a[:n] for c, a in base_q.items()}, {c: a[:n] for c, a in base_pv.items()},
-                                  x_kw, base_mv[:n], base_t[:n], mv_load_p_mw=mv_kw / 1000.0)
+        grid = solver.solve_block(p_kw, base_q.head(n), base_pv.head(n), x_kw, base_mv[:n], base_t[:n],
+                                  mv_load_p_mw=mv_kw / 1000.0)
         return np.hstack([grid.trafo_loading_pct, grid.feeder_loading_pct, grid.mv_line_loading_pct,
                           grid.station_trafo_loading_pct])
 
@@ -607,7 +611,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                                     disable=not progress, leave=False)):
             i1 = min(i0 + block_steps, len(time_utc))
             t = time_utc[i0:i1]
-            home_p, home_q, pv, extra, hp_kw, hp_uncapped = {}, {}, {}, {}, {}, {}
+            home_p, extra, hp_kw, hp_uncapped = {}, {}, {}, {}
             hub_kw = np.zeros((i1 - i0, len(hub_ids)))
             category_mw = np.zeros((i1 - i0, len(wijk_codes), len(CATEGORIES)))
             if home_blocks is None or home_blocks.n_step != i1 - i0:
@@ -615,9 +619,12 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
             blocks = home_blocks.fill(t, weather.t_amb_degc[i0:i1], pv_per_kwp[i0:i1],
                                       [np.random.default_rng([seed, STREAM_HOUSEHOLD_NOISE, k, b])
                                        for k in range(len(wijk_codes))])
+            # reactive power as a ratio of the household load, rooftop PV per kWp per transformer
+            home_q = HouseholdReactive(home_blocks.household_kw, HOUSEHOLD_Q_PER_P, home_blocks.columns)
+            pv = PvPerKwp(np.repeat(pv_per_kwp[i0:i1, None], len(trafo_of), axis=1), home_trafo, home_kwp)
             for k, code in enumerate(wijk_codes):
                 block = blocks[code]
-                home_p[code], home_q[code], pv[code] = block.p_kw, block.q_kvar, block.pv_kw
+                home_p[code] = block.p_kw
                 # hp_flex rebinds hp_kw[code]; hp_uncapped[code] stays what the heat pumps asked for
                 hp_kw[code] = hp_uncapped[code] = block.heat_pump_kw
                 extra[code] = np.zeros((i1 - i0, len(extra_ids[code])))
@@ -639,13 +646,13 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                     caps = ev.simulation.manager.pv_caps_kw_per_kwp
                     curtailed_kwh = np.zeros(ev.simulation.manager.n_group)
                     if caps is not None:
+                        allowed = np.minimum(pv.kw_per_kwp, caps[:len(t), :len(trafo_of)])
+                        curtailed_kwh[:len(trafo_of)] += (pv.kw_per_kwp - allowed).sum(axis=0) * trafo_pv_kwp * dt_h
+                        pv = PvPerKwp(allowed, home_trafo, home_kwp)
                         for k, code in enumerate(wijk_codes):
-                            allowed = np.minimum(pv_per_kwp[i0:i1, None], caps[:len(t), home_trafo[code]])
-                            capped = allowed * homes[code].pv_kwp
-                            curtailed_kwh[:len(trafo_of)] += np.bincount(
-                                home_trafo[code], (pv[code] - capped).sum(axis=0) * dt_h, len(trafo_of))
-                            pv[code] = capped
-                            category_mw[:, k, CATEGORIES.index("rooftop_pv")] = -capped.sum(axis=1) / 1000.0
+                            mine = trafo_wijk == code
+                            category_mw[:, k, CATEGORIES.index("rooftop_pv")] = \
+                                -(allowed[:, mine] @ trafo_pv_kwp[mine]) / 1000.0
                     ev.simulation.manager.record_curtailment(curtailed_kwh)
                 for k, code in enumerate(wijk_codes):
                     category_mw[:, k, CATEGORIES.index("ev")] = ev_kw[code] / 1000.0
@@ -687,9 +694,8 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                         hp_uncapped[code] = hp_next
                     if hp_flex is not None:
                         hp_group_kw = hp_flex.group_sum(hp_uncapped)
-                # home_q and pv (unless curtailed) are the home_blocks' arrays, overwritten by the next block
-                ev.simulation.observe((base_p, {c: a.copy() for c, a in home_q.items()},
-                                       {c: a.copy() for c, a in pv.items()}, base_extra, mv_power_mw[i0:i1],
+                # home_q reads the home_blocks' household load, overwritten by the next block
+                ev.simulation.observe((base_p, home_q.copy(), pv, base_extra, mv_power_mw[i0:i1],
                                        assets.without_hubs(mv_load_mw) * 1000.0, t),
                                       hp_group_kw if hp_flex is not None else None,
                                       pv_per_kwp[i0:i1] if curtail else None,

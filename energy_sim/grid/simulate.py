@@ -28,7 +28,11 @@ LV solver.  By default all LV grids are solved together as one block-diagonal
 system (`energy_sim.grid.multinet.MultiNetLoadFlow`: one ``runpp`` on the
 merged LV nets for the model, one compiled call per block); the home ->
 element maps are folded into one `energy_sim.grid.multinet.SourceMap`, so
-the compiled solve reads the engine's per-home arrays directly.
+the compiled solve reads the engine's per-home arrays directly. The homes'
+reactive power and rooftop PV may come as multiples (`HouseholdReactive`:
+a ratio times the household load; `PvPerKwp`: output per kWp per
+transformer times each home's kWp), folded into the map's weights, so the
+engine writes no per-home arrays for them.
 ``lv_solver="per_grid"`` keeps the original one-`BatchedLoadFlow`-per-grid
 path (same results to ~1e-12); ``lv_solver="pandapower"`` solves every LV
 grid and the MV network with ``pandapower.runpp`` per step, the reference a
@@ -56,7 +60,8 @@ block to block.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -69,7 +74,7 @@ import scipy.sparse as sps
 
 from energy_sim.grid.build import CityGrid, LvGrid, MvGrid
 from energy_sim.grid.loadflow import BatchedLoadFlow, LoadFlowResult, PandapowerLoadFlow, describe_non_converged
-from energy_sim.grid.multinet import MultiNetLoadFlow
+from energy_sim.grid.multinet import MultiNetLoadFlow, SourceMap
 
 
 class LvSolver(StrEnum):
@@ -108,6 +113,91 @@ class LvPlan:
     feeder_head_positions: np.ndarray
     #: positions (in the solver's bus results) of the LV buses
     lv_bus_positions: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class HouseholdReactive(Mapping):
+    """The homes' reactive power as a fixed ratio of their household load: ``q = q_per_p * household_kw``.
+
+    An input of `CitySolver.solve_block` in place of per-home reactive
+    power arrays: the merged LV solve reads ``household_kw`` with the
+    weight ``q_per_p``, so no reactive power array is written or read. As
+    a mapping it gives, per wijk, its homes' reactive power [kvar] ``[n_step,
+    n_home]`` (computed on access), like the per-home arrays.
+
+    Attributes
+    ----------
+    household_kw : numpy.ndarray
+        Household load [kW] ``[n_step, n_home of all wijken]``, the wijken's
+        homes side by side in the solver's wijk order (as
+        `energy_sim.profiles.homes.CityHomesBlock.household_kw`).
+    q_per_p : float
+        Reactive per active power of the household load [kvar/kW].
+    columns : dict of str to slice
+        Each wijk's columns of ``household_kw``.
+    """
+
+    household_kw: np.ndarray
+    q_per_p: float
+    columns: dict[str, slice]
+
+    def __getitem__(self, code: str) -> np.ndarray:
+        return self.household_kw[:, self.columns[code]] * self.household_kw.dtype.type(self.q_per_p)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.columns)
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    def head(self, n_step: int) -> HouseholdReactive:
+        """The first `n_step` steps."""
+        return HouseholdReactive(self.household_kw[:n_step], self.q_per_p, self.columns)
+
+    def copy(self) -> HouseholdReactive:
+        """With a copy of ``household_kw`` (which the engine overwrites every block)."""
+        return HouseholdReactive(self.household_kw.copy(), self.q_per_p, self.columns)
+
+
+@dataclass(frozen=True, eq=False)
+class PvPerKwp(Mapping):
+    """Rooftop PV of every home as its MV/LV transformer's output per kWp times the home's peak power.
+
+    An input of `CitySolver.solve_block` in place of per-home PV arrays: the
+    merged LV solve reads ``kw_per_kwp`` with each home's kWp as the weight
+    at its bus, so no per-home PV array is written or read. One series per
+    transformer, so the congestion manager's curtailment (a cap per
+    transformer) stays in this form. As a mapping it gives, per wijk, its
+    homes' PV [kW] ``[n_step, n_home]`` (computed on access).
+
+    Attributes
+    ----------
+    kw_per_kwp : numpy.ndarray
+        Output per kWp [kW/kWp] ``[n_step, n_lv_trafo]``, columns in the
+        solver's ``lv_trafo_ids`` order.
+    home_trafo : dict of str to numpy.ndarray
+        Per wijk, each home's transformer (column of ``kw_per_kwp``), in the
+        homes' column order.
+    home_kwp : dict of str to numpy.ndarray
+        Per wijk, each home's rooftop PV [kWp] (0 without), same order.
+    """
+
+    kw_per_kwp: np.ndarray
+    home_trafo: dict[str, np.ndarray]
+    home_kwp: dict[str, np.ndarray]
+
+    def __getitem__(self, code: str) -> np.ndarray:
+        return self.kw_per_kwp[:, self.home_trafo[code]] * self.home_kwp[code]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.home_kwp)
+
+    def __len__(self) -> int:
+        return len(self.home_kwp)
+
+    def head(self, n_step: int) -> PvPerKwp:
+        """The first `n_step` steps."""
+        return PvPerKwp(self.kw_per_kwp[:n_step], self.home_trafo, self.home_kwp)
 
 
 @dataclass(frozen=True)
@@ -346,13 +436,48 @@ class CitySolver:
         c_home = self._lv.c_load @ selection("load", "load_home_column", home_off, n_home)
         c_extra = self._lv.c_load @ selection("load", "load_extra_column", extra_off, n_extra)
         c_pv = self._lv.c_sgen @ selection("sgen", "sgen_home_column", home_off, n_home)
-        # Sources of a block, in this order: home P, home Q, rooftop PV (each wijk after wijk,
-        # [n_step, n_home]) and extra P ([n_step, n_extra]), all in kW / kvar.
-        per_kw = 1.0 / (1000.0 * self._lv.base_mva)
-        c_pu = sps.hstack([-per_kw * c_home, -1j * per_kw * c_home, per_kw * c_pv, -per_kw * c_extra])
-        widths = [self._n_home[c] for c in self.wijk_codes] * 3 + [self._n_extra[c] for c in self.wijk_codes]
-        self._source_map = self._lv.source_map(c_pu.tocsr(), widths)
+        self._c_home, self._c_extra, self._c_pv = c_home, c_extra, c_pv
+        self._source_maps: dict[tuple, SourceMap] = {}  # per kind of sources (_merged_source_map)
         self._vm_buffer: np.ndarray | None = None
+
+    def _merged_source_map(self, q_per_p: float | None, pv: PvPerKwp | None) -> SourceMap:
+        """How a block's sources add up to the LV injections, built on first use of each kind of sources.
+
+        Sources, in this order, all in kW / kvar: home P (wijk after wijk,
+        ``[n_step, n_home]``); home Q, per wijk (``q_per_p`` None) or the
+        city's household load ``[n_step, n_home of all wijken]`` times
+        ``q_per_p`` (`HouseholdReactive`); rooftop PV, per wijk (``pv`` None)
+        or per kWp per transformer ``[n_step, n_lv_trafo]`` with the homes'
+        kWp of ``pv`` as weights (`PvPerKwp`); extra P per wijk ``[n_step, n_extra]``.
+        """
+        pv_key = None if pv is None else hashlib.sha1(b"".join(
+            np.ascontiguousarray(a[c], dtype=float).tobytes() for c in self.wijk_codes
+            for a in (pv.home_trafo, pv.home_kwp))).hexdigest()
+        key = (q_per_p, pv_key)
+        if key not in self._source_maps:
+            per_kw = 1.0 / (1000.0 * self._lv.base_mva)
+            home_widths = [self._n_home[c] for c in self.wijk_codes]
+            n_home = sum(home_widths)
+            parts, widths = [-per_kw * self._c_home], list(home_widths)
+            if q_per_p is None:
+                parts.append(-1j * per_kw * self._c_home)
+                widths += home_widths
+            else:
+                parts.append(-1j * q_per_p * per_kw * self._c_home)
+                widths.append(n_home)
+            if pv is None:
+                parts.append(per_kw * self._c_pv)
+                widths += home_widths
+            else:
+                trafo = np.concatenate([pv.home_trafo[c] for c in self.wijk_codes]).astype(np.int64)
+                kwp = np.concatenate([pv.home_kwp[c] for c in self.wijk_codes]).astype(float)
+                home_to_trafo = sps.csr_matrix((kwp, (np.arange(n_home), trafo)), shape=(n_home, len(self.plans)))
+                parts.append(per_kw * (self._c_pv @ home_to_trafo))
+                widths.append(len(self.plans))
+            parts.append(-per_kw * self._c_extra)
+            widths += [self._n_extra[c] for c in self.wijk_codes]
+            self._source_maps[key] = self._lv.source_map(sps.hstack(parts).tocsr(), widths)
+        return self._source_maps[key]
 
     # ------------------------------------------------------------------
     @property
@@ -451,8 +576,8 @@ class CitySolver:
         return self._mv_variants[topology]
 
     # ------------------------------------------------------------------
-    def solve_block(self, home_p_kw: dict[str, np.ndarray], home_q_kvar: dict[str, np.ndarray],
-                    rooftop_pv_kw: dict[str, np.ndarray], extra_p_kw: dict[str, np.ndarray],
+    def solve_block(self, home_p_kw: dict[str, np.ndarray], home_q_kvar: Mapping[str, np.ndarray],
+                    rooftop_pv_kw: Mapping[str, np.ndarray], extra_p_kw: dict[str, np.ndarray],
                     mv_sgen_p_mw: np.ndarray, time_utc: pd.DatetimeIndex,
                     mv_load_p_mw: np.ndarray | None = None, *,
                     mv_topology: Sequence[MvTopology] | None = None,
@@ -463,9 +588,12 @@ class CitySolver:
         ----------
         home_p_kw, home_q_kvar : dict wijk -> ndarray [n_step, n_home]
             Household consumption (everything behind the home's meter except
-            rooftop PV) [kW], [kvar].
+            rooftop PV) [kW], [kvar]. ``home_q_kvar`` may be a
+            `HouseholdReactive` instead (reactive power as a ratio of the
+            household load; read without a per-home q array by the merged LV solve).
         rooftop_pv_kw : dict wijk -> ndarray [n_step, n_home]
-            Rooftop PV production per home [kW] (0 for homes without PV).
+            Rooftop PV production per home [kW] (0 for homes without PV); or a
+            `PvPerKwp` (per kWp per transformer times each home's kWp).
         extra_p_kw : dict wijk -> ndarray [n_step, n_extra]
             Other LV connections' consumption [kW].
         mv_sgen_p_mw : ndarray [n_step, n_mv_sgen]
@@ -616,10 +744,24 @@ class CitySolver:
             return [np.asarray(arrays[c]).reshape(n_step, n_col[c]) if n_col[c] else np.zeros((n_step, 0))
                     for c in codes]
 
-        sources = (columns(home_p_kw, self._n_home) + columns(home_q_kvar, self._n_home)
-                   + columns(rooftop_pv_kw, self._n_home) + columns(extra_p_kw, self._n_extra))
+        n_home = sum(self._n_home.values())
+        if isinstance(home_q_kvar, HouseholdReactive):
+            if home_q_kvar.household_kw.shape != (n_step, n_home):
+                raise ValueError(f"household_kw has shape {home_q_kvar.household_kw.shape}, the block "
+                                 f"{(n_step, n_home)} (every wijk's homes side by side)")
+            q_sources, q_per_p = [home_q_kvar.household_kw], float(home_q_kvar.q_per_p)
+        else:
+            q_sources, q_per_p = columns(home_q_kvar, self._n_home), None
+        if isinstance(rooftop_pv_kw, PvPerKwp):
+            if rooftop_pv_kw.kw_per_kwp.shape != (n_step, len(self.plans)):
+                raise ValueError(f"kw_per_kwp has shape {rooftop_pv_kw.kw_per_kwp.shape}, the block "
+                                 f"{(n_step, len(self.plans))} (one column per MV/LV transformer)")
+            pv_sources, pv = [rooftop_pv_kw.kw_per_kwp], rooftop_pv_kw
+        else:
+            pv_sources, pv = columns(rooftop_pv_kw, self._n_home), None
+        sources = columns(home_p_kw, self._n_home) + q_sources + pv_sources + columns(extra_p_kw, self._n_extra)
         # the voltages are only reduced (solve_block), never returned: one buffer serves every block
-        r = self._lv.solve(sources=sources, source_map=self._source_map, vm_out=self._vm_buffer)
+        r = self._lv.solve(sources=sources, source_map=self._merged_source_map(q_per_p, pv), vm_out=self._vm_buffer)
         self._vm_buffer = r.vm_pu
         messages = []
         if not r.converged.all():

@@ -3,9 +3,16 @@
 `wijk_homes` decides, once per run, who in a wijk has rooftop PV and a heat
 pump, each home's annual electricity use, its daily routines and its
 heat-loss coefficient; `WijkHomes.block` turns that into the block's
-active power (household load plus heat pump), heat-pump power, reactive
-power and rooftop PV per home, in the column order of the wijk's household
-connections on the grid, and the wijk's totals per step.
+active power (household load plus heat pump) and heat-pump power per home,
+in the column order of the wijk's household connections on the grid, and
+the wijk's totals per step (household load, heat pumps, rooftop PV).
+
+Two quantities per home are not written as arrays, because they are fixed
+multiples of others (the engine hands them to the load flow in that form,
+`energy_sim.grid.simulate.HouseholdReactive` and `PvPerKwp`): the reactive
+power, ``HOUSEHOLD_Q_PER_P`` times the household load, and rooftop PV, the
+output per kWp times the home's kWp. Writing them for 40,000 homes cost
+~2 s of memory traffic a city-year.
 
 Random streams: every draw comes from ``np.random.default_rng([seed, STREAM,
 k, ...])`` with ``k`` the wijk's place among the simulated wijken (see
@@ -63,17 +70,16 @@ class HeatPumpGroup:
 class HomesBlock:
     """The homes' power in one block.
 
-    Per home ``[n_step, n_home]`` float32 [kW / kvar], in the column order of
-    the wijk's household connections; per step the wijk's totals
-    ``[n_step]`` float64 [kW]. `WijkHomes.block` fills a block in place
+    Per home ``[n_step, n_home]`` float32 [kW], in the column order of the
+    wijk's household connections; per step the wijk's totals ``[n_step]``
+    float64 [kW]. The homes' reactive power and rooftop PV are multiples
+    of the household load and of the PV per kWp (see the module's text). `WijkHomes.block` fills a block in place
     (``out``): a run streams its blocks through one set of arrays, rather
     than page-faulting fresh memory for each block.
     """
 
     p_kw: np.ndarray  # active power drawn: household load (appliances, lighting, cooking ...) plus heat pump
-    q_kvar: np.ndarray  # reactive power of the household load (heat pumps run at cos(phi) ~ 1)
     heat_pump_kw: np.ndarray  # all-electric and hybrid heat pumps (0 for homes without)
-    pv_kw: np.ndarray  # rooftop PV feed-in (positive)
     household_total_kw: np.ndarray  # household load of all the homes, without heat pumps
     heat_pump_total_kw: np.ndarray
     pv_total_kw: np.ndarray
@@ -94,8 +100,7 @@ class WijkHomes:
         """Arrays for a block of `n_step` steps, to fill with `block` (heat pumps zero, the rest unset)."""
         shape = (n_step, len(self.ids))
         return HomesBlock(
-            p_kw=np.empty(shape, np.float32), q_kvar=np.empty(shape, np.float32),
-            heat_pump_kw=np.zeros(shape, np.float32), pv_kw=np.empty(shape, np.float32),
+            p_kw=np.empty(shape, np.float32), heat_pump_kw=np.zeros(shape, np.float32),
             household_total_kw=np.empty(n_step), heat_pump_total_kw=np.empty(n_step), pv_total_kw=np.empty(n_step),
         )
 
@@ -125,8 +130,7 @@ class WijkHomes:
         t_amb_degc : numpy.ndarray
             Outdoor temperature per step [°C].
         pv_kw_per_kwp : numpy.ndarray
-            Rooftop PV output per kWp per step [kW/kWp]; the per-home PV is
-            computed in float32, the wijk's total in float64.
+            Rooftop PV output per kWp per step [kW/kWp], for the wijk's total.
         rng : numpy.random.Generator
             The block's generator for household noise and appliance events
             (``[seed, STREAM_HOUSEHOLD_NOISE, k, block]``).
@@ -146,11 +150,10 @@ class WijkHomes:
     def _complete(self, time_utc: pd.DatetimeIndex, t_amb_degc: np.ndarray, pv_kw_per_kwp: np.ndarray,
                   load_kw: np.ndarray, out: HomesBlock) -> HomesBlock:
         """`block` from the household load `load_kw` ``[n_step, n_home]`` (``out.p_kw`` itself, or the wijk's
-        columns of a city array): household load plus heat pumps, reactive power, rooftop PV, totals."""
+        columns of a city array): household load plus heat pumps, totals."""
         columns, hp_kw = self._heat_pumps_kw(time_utc, t_amb_degc)
-        _complete_block(load_kw, out.p_kw, out.q_kvar, out.heat_pump_kw, out.pv_kw, out.household_total_kw,
-                        out.heat_pump_total_kw, columns, hp_kw, np.asarray(pv_kw_per_kwp, dtype=np.float32),
-                        self.pv_kwp.astype(np.float32), np.float32(HOUSEHOLD_Q_PER_P))
+        _complete_block(load_kw, out.p_kw, out.heat_pump_kw, out.household_total_kw, out.heat_pump_total_kw,
+                        columns, hp_kw)
         out.pv_total_kw[:] = np.asarray(pv_kw_per_kwp) * self.pv_kwp.sum()
         return out
 
@@ -159,9 +162,10 @@ class CityHomesBlock:
     """The homes of every simulated wijk in one block, the household load of the whole city in one call.
 
     ``household_kw`` ``[n_step, n_home of all wijken]`` float32 holds the
-    household load of the wijken's homes side by side, in run order;
-    ``wijk[code]`` is each wijk's `HomesBlock` (contiguous arrays of its
-    own, as the load flow reads them). `fill` computes every wijk's
+    household load of the wijken's homes side by side, in run order
+    (``columns[code]`` each wijk's; the load flow reads the homes' reactive
+    power from it); ``wijk[code]`` is each wijk's `HomesBlock` (contiguous
+    arrays of its own, as the load flow reads them). `fill` computes every wijk's
     household load in one `household_groups_load_kw` call, with each wijk's
     own generator, so the result is what `WijkHomes.block` gives per wijk
     (bit for bit), and two numba threads share one parallel region per
@@ -173,7 +177,7 @@ class CityHomesBlock:
         self.homes = homes
         self.household_kw = np.empty((n_step, sum(len(h.ids) for h in homes)), np.float32)
         edges = np.cumsum([0] + [len(h.ids) for h in homes])
-        self._columns = {h.code: slice(a, z) for h, a, z in zip(homes, edges[:-1], edges[1:])}
+        self.columns = {h.code: slice(a, z) for h, a, z in zip(homes, edges[:-1], edges[1:])}
         self.wijk = {h.code: h.empty_block(n_step) for h in homes}
 
     @property
@@ -188,35 +192,31 @@ class CityHomesBlock:
         household_groups_load_kw(time_utc, [HouseholdGroup(h.annual_kwh, h.traits, rng)
                                             for h, rng in zip(self.homes, rngs, strict=True)], out=self.household_kw)
         for h in self.homes:
-            h._complete(time_utc, t_amb_degc, pv_kw_per_kwp, self.household_kw[:, self._columns[h.code]],
+            h._complete(time_utc, t_amb_degc, pv_kw_per_kwp, self.household_kw[:, self.columns[h.code]],
                         self.wijk[h.code])
         return self.wijk
 
 
 @njit(cache=True, parallel=True, fastmath={"reassoc"})
-def _complete_block(load_kw, p_kw, q_kvar, heat_pump_kw, pv_kw, household_total_kw, heat_pump_total_kw,
-                    hp_columns, hp_kw, pv_kw_per_kwp, pv_kwp, q_per_p):  # pragma: no cover - compiled
+def _complete_block(load_kw, p_kw, heat_pump_kw, household_total_kw, heat_pump_total_kw, hp_columns,
+                    hp_kw):  # pragma: no cover - compiled
     """`WijkHomes.block` after the household load, in one pass over the block's rows (each array is read
     or written once, a row at a time, rather than once per numpy operation; rows in parallel).
 
     ``load_kw`` is the household load (it may be ``p_kw`` itself); per step ``k`` this copies it to
-    ``p_kw``, writes the reactive power ``q_kvar = q_per_p * load``, the rooftop PV
-    ``pv_kw = pv_kw_per_kwp[k] * pv_kwp``, the heat pumps ``hp_kw`` (``[n_step, n_hp]``, into columns
-    `hp_columns` of ``heat_pump_kw``, which stays untouched elsewhere), adds them to ``p_kw``, and sums
-    the household load and the heat pumps over the homes in float64. The per-home values are the float32
-    operations numpy would do; the sums' order is free (``reassoc``, so they vectorise), and each row's
-    sum is one thread's, so the result does not depend on the number of threads.
+    ``p_kw``, writes the heat pumps ``hp_kw`` (``[n_step, n_hp]``, into columns `hp_columns` of
+    ``heat_pump_kw``, which stays untouched elsewhere), adds them to ``p_kw``, and sums the household
+    load and the heat pumps over the homes in float64. The per-home values are the float32 operations
+    numpy would do; the sums' order is free (``reassoc``, so they vectorise), and each row's sum is one
+    thread's, so the result does not depend on the number of threads.
     """
     n_step, n_home = p_kw.shape
     for k in prange(n_step):
         load_sum = 0.0
-        pv_k = pv_kw_per_kwp[k]
         for j in range(n_home):
             load = load_kw[k, j]
             p_kw[k, j] = load
             load_sum += load
-            q_kvar[k, j] = load * q_per_p
-            pv_kw[k, j] = pv_k * pv_kwp[j]
         hp_sum = 0.0
         for i in range(hp_columns.size):
             c = hp_columns[i]

@@ -1138,18 +1138,21 @@ def household_load_kw(
     Computation: one fused numba kernel, parallel over tiles of 64
     connections. The noise and the events are windows of two sample paths
     drawn once per process (see "Pools" in the source): per value the
-    kernel reads the shape, one noise factor and advances the event clock,
-    with no random draw, no logarithm and no exponential. A tile is computed
-    96 steps at a time into a small buffer and written row by row (the
-    output's rows are contiguous, a connection's column is not), and
-    connections with the same shift share their shape values. About 6 ns
-    of CPU per value in the city-year benchmark (one core of the shared
-    2-core machine), against 10-11 ns for the per-connection loop writing
-    its column directly and 45-60 ns for per-value draws; roughly half of
-    the 6 ns is the mispredicted branch of the ~11 % of steps with an
-    event (``benchmarks/test_profiles_city_benchmark.py``). ``rng`` supplies one 64-bit key; connection ``i``
+    kernel multiplies the shape, the day's base and one noise factor, with
+    no random draw, no logarithm and no exponential; each event is placed
+    by a lookup in the running sum of the shape (its clock), not by a test
+    at every step. A tile is computed 96 steps at a time into a small
+    buffer and written row by row (the output's rows are contiguous, a
+    connection's column is not), and connections with the same shift share
+    their shape values. About 4.5 ns of CPU per value for a block of
+    40,000 homes (one core of the shared 2-core machine; 7.4 ns with the
+    step-by-step clock it replaced, 10-11 ns for the per-connection loop
+    writing its column directly and 45-60 ns for per-value draws; see the
+    comment above ``_household_kernel`` and
+    ``benchmarks/test_profiles_city_benchmark.py``). ``rng`` supplies one 64-bit key; connection ``i``
     draws from its own SplitMix64 stream seeded by ``(key, i)``: the two
-    pool offsets and a normal per local date (day factor). So the output
+    pool offsets and a uniform per local date (which of 4,096 equally
+    likely quantiles of the lognormal day factor). So the output
     depends only on the generator's state, the column index and that
     column's inputs: identical whatever the number of threads, and a column
     does not change when other columns are added after it. The calendar and

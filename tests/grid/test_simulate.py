@@ -16,7 +16,8 @@ from energy_sim.grid.build import ConnectionKind as K
 from energy_sim.grid.build import MvConnection
 from energy_sim.grid.loadflow import run_pandapower_reference
 from energy_sim.grid.multinet import MultiNetLoadFlow, merge_disjoint_nets
-from energy_sim.grid.simulate import CitySolver, LvSolver, _voltage_extremes
+from energy_sim.grid.simulate import CitySolver, HouseholdReactive, LvSolver, PvPerKwp, _voltage_extremes
+from energy_sim.events.wiring import home_transformers
 from cities import small_city
 
 VM_TOL_PU = 1e-6
@@ -68,6 +69,42 @@ def test_merged_path_equals_per_grid_path(city):
     assert a.not_converged == b.not_converged == []
     # something is actually loaded: the check above is not trivially about zeros
     assert a.trafo_loading_pct.max() > 20.0 and a.bus_vm_min_pu.min() < 0.99
+
+
+def test_reactive_power_and_pv_given_as_ratios_equal_per_home_arrays(city):
+    # The engine gives the reactive power as q_per_p x the household load (one city-wide array) and
+    # rooftop PV as output per kWp per transformer x each home's kWp (curtailment caps it per
+    # transformer); the merged solve reads them with those factors as weights. Reference: the same
+    # block with the per-home arrays worked out here, column by column.
+    grid, home_ids, extra_ids = city
+    codes = list(grid.lv_grids)
+    rng = np.random.default_rng(7)
+    q_per_p = float(np.tan(np.arccos(0.97)))
+    household = rng.uniform(0.1, 2.5, (N_STEP, sum(len(home_ids[c]) for c in codes))).astype(np.float32)
+    edges = np.cumsum([0] + [len(home_ids[c]) for c in codes])
+    columns = {c: slice(a, z) for c, a, z in zip(codes, edges[:-1], edges[1:])}
+    p = {c: household[:, columns[c]] + 8.0 * (rng.random((N_STEP, len(home_ids[c]))) < 0.05) for c in codes}
+    extra = {c: 11.0 * (rng.random((N_STEP, len(extra_ids[c]))) < 0.5) for c in codes}
+    for method in (LvSolver.merged, LvSolver.per_grid):
+        solver = CitySolver(grid, codes, home_ids, extra_ids, ["field"], (0.9, 1.1), lv_solver=method)
+        trafo = home_transformers(grid, codes, solver.lv_trafo_ids)
+        kwp = {c: (rng.random(len(home_ids[c])) < 0.4) * rng.uniform(2.0, 6.0, len(home_ids[c])) for c in codes}
+        # 0.6 kW/kWp at noon, one transformer curtailed to 0.2 kW/kWp
+        kw_per_kwp = np.full((N_STEP, len(solver.lv_trafo_ids)), 0.6)
+        kw_per_kwp[:, 1] = 0.2
+        q_home = {c: q_per_p * household[:, columns[c]].astype(float) for c in codes}
+        pv_home = {c: np.where(trafo[c] == 1, 0.2, 0.6) * kwp[c] * np.ones((N_STEP, 1)) for c in codes}
+        reference = solver.solve_block(p, q_home, pv_home, extra, mv_power(1), T)
+        ours = solver.solve_block(p, HouseholdReactive(household, q_per_p, columns), PvPerKwp(kw_per_kwp, trafo, kwp),
+                                  extra, mv_power(1), T)
+        for name in ("trafo_loading_pct", "feeder_loading_pct", "mv_line_loading_pct", "bus_vm_min_pu",
+                     "bus_vm_max_pu"):
+            np.testing.assert_allclose(getattr(ours, name), getattr(reference, name), rtol=0, atol=1e-6,
+                                       err_msg=f"{method}: {name}")
+        # PV and q matter here: without them the result is another one
+        without = solver.solve_block(p, {c: 0 * q_home[c] for c in codes}, {c: 0 * pv_home[c] for c in codes},
+                                     extra, mv_power(1), T)
+        assert np.abs(without.trafo_loading_pct - reference.trafo_loading_pct).max() > 1.0
 
 
 def _runpp_lv(net, load_p_mw, load_q_mvar, sgen_p_mw):

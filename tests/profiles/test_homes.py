@@ -5,6 +5,9 @@ generator, the heat pumps from the general chain (`space_heat_kw`,
 `dhw_heat_kw`, `heat_pump_electric_kw`, tested by hand in test_heat.py),
 reactive power at cos(phi) = 0.97: q / p = sqrt(1 - 0.97²) / 0.97 =
 0.2431049 / 0.97 = 0.2506236, and rooftop PV as output per kWp times kWp.
+(The load flow reads the homes' q and PV in that factored form; that it
+equals per-home arrays is tests/grid/test_simulate.py's
+``test_reactive_power_and_pv_given_as_ratios_equal_per_home_arrays``.)
 """
 
 import numpy as np
@@ -12,7 +15,7 @@ import pandas as pd
 import pytest
 
 from energy_sim.profiles.heat import HeatPumpHomes, dhw_heat_kw, heat_pump_electric_kw, space_heat_kw
-from energy_sim.profiles.homes import CityHomesBlock, HeatPumpGroup, WijkHomes
+from energy_sim.profiles.homes import HOUSEHOLD_Q_PER_P, CityHomesBlock, HeatPumpGroup, WijkHomes
 from energy_sim.profiles.household import household_load_kw, household_traits
 
 DAY = pd.date_range("2025-01-15", periods=96, freq="15min", tz="UTC")
@@ -43,21 +46,22 @@ def _heat_pump_reference_kw() -> np.ndarray:
     return hp
 
 
-def test_block_assembles_household_heat_pumps_q_and_pv():
+def test_household_reactive_power_ratio_is_cos_phi_0_97():
+    assert HOUSEHOLD_Q_PER_P == pytest.approx(0.2506236, rel=1e-6)
+
+
+def test_block_assembles_household_heat_pumps_and_totals():
     homes = _homes()
     block = homes.block(DAY, T_AMB_DEGC, PV_KW_PER_KWP, np.random.default_rng([1, 2]))
     load = household_load_kw(DAY, homes.annual_kwh, rng=np.random.default_rng([1, 2]), traits=homes.traits,
                              dtype=np.float64)
     hp = _heat_pump_reference_kw()
     assert hp[:, COLUMNS["air_source_8kw"]].min() > 0 and hp[:, COLUMNS["hybrid_4kw"]].max() > 0
-    pv = PV_KW_PER_KWP[:, None] * homes.pv_kwp
-    for a in (block.p_kw, block.q_kvar, block.heat_pump_kw, block.pv_kw):
+    for a in (block.p_kw, block.heat_pump_kw):
         assert a.shape == (96, N_HOME) and a.dtype == np.float32
     np.testing.assert_allclose(block.p_kw, load + hp, rtol=1e-6)
     np.testing.assert_allclose(block.heat_pump_kw, hp, rtol=1e-6)
     assert not block.heat_pump_kw[:, [0, 3, 4, 6, 7, 8, 10]].any()
-    np.testing.assert_allclose(block.q_kvar, 0.2506236 * load, rtol=1e-6)
-    np.testing.assert_allclose(block.pv_kw, pv, rtol=1e-6)
     np.testing.assert_allclose(block.household_total_kw, load.sum(axis=1), rtol=1e-6)
     np.testing.assert_allclose(block.heat_pump_total_kw, hp.sum(axis=1), rtol=1e-6)
     # 4 homes of 3.5 kWp and one of 2.2 kWp: 16.2 kWp
@@ -67,14 +71,13 @@ def test_block_assembles_household_heat_pumps_q_and_pv():
 def test_block_refills_given_arrays():
     homes = _homes()
     out = homes.empty_block(len(DAY))
-    arrays = (out.p_kw, out.q_kvar, out.heat_pump_kw, out.pv_kw)
+    arrays = (out.p_kw, out.heat_pump_kw)
     homes.block(DAY, T_AMB_DEGC + 10.0, PV_KW_PER_KWP[::-1], np.random.default_rng([1, 1]), out=out)
     out.p_kw += 7.0  # as the engine adds EVs in place
     again = homes.block(DAY, T_AMB_DEGC, PV_KW_PER_KWP, np.random.default_rng([1, 2]), out=out)
     fresh = homes.block(DAY, T_AMB_DEGC, PV_KW_PER_KWP, np.random.default_rng([1, 2]))
-    assert again is out and all(a is b for a, b in zip(arrays, (out.p_kw, out.q_kvar, out.heat_pump_kw, out.pv_kw)))
-    for name in ("p_kw", "q_kvar", "heat_pump_kw", "pv_kw", "household_total_kw", "heat_pump_total_kw",
-                 "pv_total_kw"):
+    assert again is out and all(a is b for a, b in zip(arrays, (out.p_kw, out.heat_pump_kw)))
+    for name in ("p_kw", "heat_pump_kw", "household_total_kw", "heat_pump_total_kw", "pv_total_kw"):
         np.testing.assert_array_equal(getattr(again, name), getattr(fresh, name), err_msg=name)
     with pytest.raises(ValueError, match="block needs"):
         homes.block(DAY[:48], T_AMB_DEGC[:48], PV_KW_PER_KWP[:48], np.random.default_rng(0), out=out)
@@ -95,9 +98,12 @@ def test_city_block_gives_each_wijk_what_its_own_block_gives():
         got = city.fill(DAY, T_AMB_DEGC, PV_KW_PER_KWP, [np.random.default_rng([day_seed, k]) for k in range(3)])
         for k, h in enumerate(homes):
             own = h.block(DAY, T_AMB_DEGC, PV_KW_PER_KWP, np.random.default_rng([day_seed, k]))
-            for name in ("p_kw", "q_kvar", "heat_pump_kw", "pv_kw", "household_total_kw", "heat_pump_total_kw",
-                         "pv_total_kw"):
+            for name in ("p_kw", "heat_pump_kw", "household_total_kw", "heat_pump_total_kw", "pv_total_kw"):
                 np.testing.assert_array_equal(getattr(got[h.code], name), getattr(own, name), err_msg=name)
+            # the city's household load (from which the load flow takes the homes' reactive power)
+            np.testing.assert_array_equal(city.household_kw[:, city.columns[h.code]],
+                                          household_load_kw(DAY, h.annual_kwh, rng=np.random.default_rng([day_seed, k]),
+                                                            traits=h.traits))
         got["WK000002"].p_kw += 7.0  # as the engine adds EVs in place
     with pytest.raises(ValueError, match="steps"):
         city.fill(DAY[:48], T_AMB_DEGC[:48], PV_KW_PER_KWP[:48], [np.random.default_rng(k) for k in range(3)])
