@@ -36,7 +36,7 @@ DEFAULT_BASELINE = HERE / "baseline.json"
 #: acceptance benchmark asserts speed-up targets against pandapower and
 #: power-grid-model itself and spends most of its time in the anchors.
 #: The city-year profiles benchmark runs 40,000 homes for a year in one
-#: round (minutes of CPU); its per-kernel cases repeat test_profiles_benchmark.py.
+#: round (~10 s of CPU) and the module about a minute; its per-kernel cases repeat test_profiles_benchmark.py.
 NOT_GATED_FILES = ("test_loadflow_benchmark.py", "test_profiles_city_benchmark.py")
 #: Cases left out of the gate (still in the table) to keep it well inside the
 #: CI budget: a year of uncontrolled EV charging runs the same code as the

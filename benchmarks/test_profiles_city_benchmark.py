@@ -38,15 +38,29 @@ Run the child alone (prints one JSON line) with::
 Numba kernels are compiled (or loaded from the cache) in a warm-up call
 before timing. Timings on a shared machine vary: compare medians.
 
-Measured 2026-11-21 (fourth session) on the idle 2-core machine, with the
+Measured 2026-11-21 (fifth session) on the idle 2-core machine, with the
 homes as the engine computes them (household load of all wijken in one call
-per block, then heat pumps, reactive power and rooftop PV per home): one
-thread 14.5 s wall, 14.4 s CPU, household 9.2 s (6.5 ns per value); two
-numba threads 11.1 s wall, 15.2 s CPU, household 6.1 s wall (9.5 s CPU),
-the rest of the homes 4.0 s wall (memory bound: p, q and PV per home are
-written for 1.4e9 values), bookkeeping 0.4 s, batteries 0.3 s, heat
-network 0.2 s. Peak traced numpy memory 85 MB, process peak RSS 373 MB.
-Earlier figures (9.7 s wall with 2 threads) did not write q and PV per home.
+per block, then heat pumps and per-step totals; reactive power and rooftop
+PV per home are no longer written, the load flow reads them as multiples),
+against the tree before the session in the same hour:
+
+====================  ===========================  ===========================
+                      before (a332bbe)             now
+====================  ===========================  ===========================
+one thread            14.1 s wall, household 9.2 s  8.8 s wall, household 5.6 s
+                      (6.5 ns per value)           (4.0 ns per value)
+two numba threads     10.1 s wall, 14.5 s CPU;     6.3 s wall, 9.1 s CPU;
+                      household 5.6 s wall, rest   household 3.5 s wall, rest
+                      of the homes 3.6 s           of the homes 2.1 s
+====================  ===========================  ===========================
+
+(pytest-benchmark's round, which includes starting the year in the child:
+11.1 s before, 7.1 s now.) Bookkeeping 0.3 s, batteries 0.2 s, heat network
+0.1 s. Peak traced numpy memory 54 MB (85 MB before: no q and PV arrays),
+process peak RSS ~0.4-0.5 GB. What is left of the homes outside the
+household kernel is memory traffic: the household load copied into each
+wijk's p array (the engine adds heat pumps and EVs to p in place) and the
+per-step sums.
 """
 
 import contextlib
@@ -342,8 +356,8 @@ def test_city_year_all_assets_2_threads(benchmark):
 
 def test_homes_blocks_as_the_engine(benchmark, weather, city):
     """The homes of the city's 10 wijken, 30 one-day blocks, as the engine computes them
-    (``CityHomesBlock.fill``: one household call for all wijken, then heat pumps, q, rooftop PV and the
-    per-step totals; arrays reused). CPU per block and the household kernel's share in ``extra_info``."""
+    (``CityHomesBlock.fill``: one household call for all wijken, then heat pumps and the per-step totals;
+    arrays reused). CPU per block and the household kernel's share in ``extra_info``."""
     archetype, wijken = city
     pv_per_kwp = rooftop_pv_kw_per_kwp(weather)
     city_homes = CityHomesBlock(_wijk_homes(archetype, wijken), BLOCK)

@@ -197,7 +197,7 @@ class CityHomesBlock:
         return self.wijk
 
 
-@njit(cache=True, parallel=True, fastmath={"reassoc"})
+@njit(cache=True, parallel=True, fastmath={"reassoc", "nsz"})
 def _complete_block(load_kw, p_kw, heat_pump_kw, household_total_kw, heat_pump_total_kw, hp_columns,
                     hp_kw):  # pragma: no cover - compiled
     """`WijkHomes.block` after the household load, in one pass over the block's rows (each array is read
@@ -207,8 +207,9 @@ def _complete_block(load_kw, p_kw, heat_pump_kw, household_total_kw, heat_pump_t
     ``p_kw``, writes the heat pumps ``hp_kw`` (``[n_step, n_hp]``, into columns `hp_columns` of
     ``heat_pump_kw``, which stays untouched elsewhere), adds them to ``p_kw``, and sums the household
     load and the heat pumps over the homes in float64. The per-home values are the float32 operations
-    numpy would do; the sums' order is free (``reassoc``, so they vectorise), and each row's sum is one
-    thread's, so the result does not depend on the number of threads.
+    numpy would do; the sums' order is free (``reassoc``; with ``nsz`` too, LLVM vectorises the float32 to
+    float64 sum: 0.26 against 0.34 ms for a block of 4,000 homes), and each row's sum is one thread's, so
+    the result does not depend on the number of threads.
     """
     n_step, n_home = p_kw.shape
     for k in prange(n_step):

@@ -1233,10 +1233,10 @@ def household_groups_load_kw(
     ``household_load_kw(time_utc, g.annual_kwh, rng=g.rng, traits=g.traits)``
     returns; one call for all the wijken of a block uses the threads
     better than one call per wijk (one parallel region instead of one per
-    wijk): 15.5 ms against 24.2 ms for a block of 10 x 4,000 homes with
-    two numba threads, 25.3 ms against 28.1 ms with one (medians,
-    ``test_household_load_city_blocks`` / ``_wijk_blocks`` in
-    ``benchmarks/test_profiles_city_benchmark.py``, idle 2-core machine). Groups must share the
+    wijk): 16.4 ms against 22.1 ms for a block of 10 x 4,000 homes with
+    two numba threads (medians, ``test_household_load_city_blocks`` /
+    ``_wijk_blocks`` in ``benchmarks/test_profiles_city_benchmark.py``,
+    idle 2-core machine, 2026-11-21). Groups must share the
     traits' ``common_seed`` (the day factor shared by all connections).
 
     Parameters and returns as :func:`household_load_kw`; ``out`` has
