@@ -199,6 +199,11 @@ class PvPerKwp(Mapping):
         """The first `n_step` steps."""
         return PvPerKwp(self.kw_per_kwp[:n_step], self.home_trafo, self.home_kwp)
 
+    def homes_sum_kw(self, code: str, columns) -> np.ndarray:
+        """PV of some homes of wijk `code` (`columns`: a slice or indices), summed [kW] ``[n_step]``, without
+        the wijk's per-home array (what a battery behind those homes measures)."""
+        return self.kw_per_kwp[:, self.home_trafo[code][columns]] @ self.home_kwp[code][columns]
+
 
 @dataclass(frozen=True)
 class MvTopology:

@@ -448,8 +448,11 @@ class BatteriesInRun:
         for b in self.batteries:
             k = self.wijk_codes.index(b.wijk)
             if b.level == "lv":
-                net = (home_p_kw[b.wijk][:, b.home_columns].sum(axis=1, dtype=np.float64)
-                       - rooftop_pv_kw[b.wijk][:, b.home_columns].sum(axis=1, dtype=np.float64)
+                # the engine's rooftop PV (energy_sim.grid.simulate.PvPerKwp) sums a grid's homes without
+                # building the wijk's per-home array; per-home arrays are summed as they are
+                pv_kw = (rooftop_pv_kw.homes_sum_kw(b.wijk, b.home_columns) if hasattr(rooftop_pv_kw, "homes_sum_kw")
+                         else rooftop_pv_kw[b.wijk][:, b.home_columns].sum(axis=1, dtype=np.float64))
+                net = (home_p_kw[b.wijk][:, b.home_columns].sum(axis=1, dtype=np.float64) - pv_kw
                        + extra_p_kw[b.wijk][:, b.extra_columns].sum(axis=1, dtype=np.float64))
                 p_kw = self._dispatch(b, i0, net, limit_kw.get(b.name, np.inf))
                 extra_p_kw[b.wijk][:, b.own_column] = p_kw

@@ -101,6 +101,11 @@ def test_reactive_power_and_pv_given_as_ratios_equal_per_home_arrays(city):
                      "bus_vm_max_pu"):
             np.testing.assert_allclose(getattr(ours, name), getattr(reference, name), rtol=0, atol=1e-6,
                                        err_msg=f"{method}: {name}")
+        # a battery behind some homes measures their PV summed (BatteriesInRun), without per-home arrays
+        code = codes[0]
+        some = np.arange(0, len(home_ids[code]), 3)
+        np.testing.assert_allclose(PvPerKwp(kw_per_kwp, trafo, kwp).homes_sum_kw(code, some),
+                                   pv_home[code][:, some].sum(axis=1), rtol=1e-12)
         # PV and q matter here: without them the result is another one
         without = solver.solve_block(p, {c: 0 * q_home[c] for c in codes}, {c: 0 * pv_home[c] for c in codes},
                                      extra, mv_power(1), T)

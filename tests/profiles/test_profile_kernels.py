@@ -69,9 +69,12 @@ def _reference_kernel(out, day_table, step_index, step_frac, day_idx, day_scale,
     ("2025-01-01", 70_100, "15min"),  # longer than the noise pool: read cyclically
 ])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_household_tiled_kernel_reproduces_the_step_by_step_loop(monkeypatch, start, periods, freq, dtype):
+@pytest.mark.parametrize("shared_shifts", [False, True])
+def test_household_tiled_kernel_reproduces_the_step_by_step_loop(monkeypatch, start, periods, freq, dtype,
+                                                                 shared_shifts):
     # The tiled kernel (tiles of connections, shared shape rows, chunks of
-    # steps, event steps looked up in the running sum of the shape) must
+    # steps, event steps looked up in the running sum of the shape: by a
+    # scan, or by a table when many connections share a shape row) must
     # give what the per-connection loop gives, up to the rounding of adding
     # the same numbers in another order (a few units in the last place; an
     # event in another step would differ by ~1 kW): zero, typical and
@@ -84,6 +87,8 @@ def test_household_tiled_kernel_reproduces_the_step_by_step_loop(monkeypatch, st
     annual[3] = 2.0e6
     annual[5] = 4.0e5
     traits = household_traits(n, rng=np.random.default_rng(4), common_seed=9)
+    if shared_shifts:  # shifts on the half hour (6 shape rows for 150): events are placed by the table
+        traits = hh.HouseholdTraits(np.round(traits.shift_h * 2.0) / 2.0, common_seed=9)
     for profile in ("e1a", "e3a"):
         fast = household_load_kw(t, annual, rng=np.random.default_rng([8, 1]), traits=traits, profile=profile,
                                  dtype=dtype)
