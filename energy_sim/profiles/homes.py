@@ -73,9 +73,10 @@ class HomesBlock:
     Per home ``[n_step, n_home]`` float32 [kW], in the column order of the
     wijk's household connections; per step the wijk's totals ``[n_step]``
     float64 [kW]. The homes' reactive power and rooftop PV are multiples
-    of the household load and of the PV per kWp (see the module's text). `WijkHomes.block` fills a block in place
-    (``out``): a run streams its blocks through one set of arrays, rather
-    than page-faulting fresh memory for each block.
+    of the household load and of the PV per kWp (see the module's text).
+    `WijkHomes.block` fills a block in place (``out``): a run streams its
+    blocks through one set of arrays, rather than page-faulting fresh
+    memory for each block.
     """
 
     p_kw: np.ndarray  # active power drawn: household load (appliances, lighting, cooking ...) plus heat pump
