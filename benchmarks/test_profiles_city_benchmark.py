@@ -14,7 +14,7 @@ memory does not grow with the horizon. The homes are computed as the engine
 computes them (``energy_sim.profiles.homes.CityHomesBlock``: one household
 call for all wijken per block, then heat pumps, reactive power, rooftop PV
 and per-step totals per wijk). Wall and CPU time, the household
-share of the CPU time (the ``household_groups_load_kw`` call, timed around
+share of the CPU time (the ``HouseholdConnections.load_kw`` call, timed around
 it) and peak memory are printed (``-s``) and stored in ``extra_info``: peak
 traced memory covers the numpy allocations (``tracemalloc``, in an untimed
 week: tracing slows the Python-side parts), peak RSS the whole process.
@@ -89,10 +89,15 @@ from energy_sim.profiles.heat import (
     load_building_archetype,
     space_heat_kw,
 )
-from energy_sim.profiles import homes as homes_module
 from energy_sim.profiles.heat_network import heat_network_dispatch, hengelo_dec_network
 from energy_sim.profiles.homes import CityHomesBlock, HeatPumpGroup, WijkHomes
-from energy_sim.profiles.household import HouseholdGroup, household_groups_load_kw, household_load_kw, household_traits
+from energy_sim.profiles.household import (
+    HouseholdConnections,
+    HouseholdGroup,
+    household_groups_load_kw,
+    household_load_kw,
+    household_traits,
+)
 from energy_sim.profiles.solar import BOELDERSHOEK_WEST, SolarField, rooftop_pv_kw_per_kwp, solar_field_ac_kw
 from energy_sim.profiles.storage import DispatchRule, battery_dispatch, home_batteries, neighbourhood_batteries
 from energy_sim.profiles.weather import synthetic_weather
@@ -190,18 +195,18 @@ def _wijk_homes(archetype, wijken) -> list[WijkHomes]:
 
 @contextlib.contextmanager
 def _timed_household_kernel(part):
-    """Time every ``household_groups_load_kw`` call of the homes module as the part ``household``."""
-    kernel = homes_module.household_groups_load_kw
+    """Time every ``HouseholdConnections.load_kw`` call (the homes' household load) as the part ``household``."""
+    kernel = HouseholdConnections.load_kw
 
     def timed(*args, **kwargs):
         with part("household"):
             return kernel(*args, **kwargs)
 
-    homes_module.household_groups_load_kw = timed
+    HouseholdConnections.load_kw = timed
     try:
         yield
     finally:
-        homes_module.household_groups_load_kw = kernel
+        HouseholdConnections.load_kw = kernel
 
 
 def _city_year(weather, city, n_block=None):

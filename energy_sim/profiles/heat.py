@@ -587,6 +587,24 @@ class HeatPumpHomes:
         return cls(hp, np.ascontiguousarray(h), np.ascontiguousarray(t_bases),
                    np.ascontiguousarray(base_of_home, dtype=np.int64).ravel(), dhw_kwh / HOURS_PER_YEAR, n)
 
+    @classmethod
+    def concat(cls, parts: list[HeatPumpHomes]) -> HeatPumpHomes:
+        """The homes of `parts` (heat pumps of one type) side by side: one `electric_kw` call computes
+        them all (what each part's own call returns, in its columns)."""
+        if not parts or any(p.heat_pump != parts[0].heat_pump for p in parts):
+            raise ValueError("HeatPumpHomes.concat needs at least one part, all with the same heat pump")
+        t_base = np.concatenate([p.t_bases_degc[p.base_of_home] for p in parts])
+        if t_base.size:
+            t_bases, base_of_home = np.unique(t_base, return_inverse=True)
+        else:
+            t_bases, base_of_home = parts[0].t_bases_degc, np.zeros(0, np.int64)
+
+        def joined(field: str) -> np.ndarray:
+            return np.ascontiguousarray(np.concatenate([getattr(p, field) for p in parts]))
+
+        return cls(parts[0].heat_pump, joined("h_w_k"), np.ascontiguousarray(t_bases),
+                   np.ascontiguousarray(base_of_home, dtype=np.int64).ravel(), joined("dhw_mean_kw"), joined("n_units"))
+
     def electric_kw(self, time_utc: pd.DatetimeIndex, t_amb_degc, *, dtype: type = np.float32,
                     out: np.ndarray | None = None) -> np.ndarray:
         """Compressor plus backup-element electricity [kW], ``[n_step, n_home]``; see

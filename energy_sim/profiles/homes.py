@@ -28,12 +28,7 @@ import pandas as pd
 from numba import njit, prange
 
 from energy_sim.profiles.heat import HeatPumpHomes, load_building_archetype
-from energy_sim.profiles.household import (
-    HouseholdGroup,
-    household_groups_load_kw,
-    household_load_kw,
-    household_traits,
-)
+from energy_sim.profiles.household import HouseholdConnections, household_load_kw, household_traits
 
 STREAM_ADOPTION = 2
 STREAM_HOUSEHOLD_TRAITS = 3
@@ -149,10 +144,12 @@ class WijkHomes:
         return self._complete(time_utc, t_amb_degc, pv_kw_per_kwp, out.p_kw, out)
 
     def _complete(self, time_utc: pd.DatetimeIndex, t_amb_degc: np.ndarray, pv_kw_per_kwp: np.ndarray,
-                  load_kw: np.ndarray, out: HomesBlock) -> HomesBlock:
+                  load_kw: np.ndarray, out: HomesBlock,
+                  heat_pumps: tuple[np.ndarray, np.ndarray] | None = None) -> HomesBlock:
         """`block` from the household load `load_kw` ``[n_step, n_home]`` (``out.p_kw`` itself, or the wijk's
-        columns of a city array): household load plus heat pumps, totals."""
-        columns, hp_kw = self._heat_pumps_kw(time_utc, t_amb_degc)
+        columns of a city array): household load plus heat pumps, totals. `heat_pumps`: what
+        `_heat_pumps_kw` returns, if computed already."""
+        columns, hp_kw = self._heat_pumps_kw(time_utc, t_amb_degc) if heat_pumps is None else heat_pumps
         _complete_block(load_kw, out.p_kw, out.heat_pump_kw, out.household_total_kw, out.heat_pump_total_kw,
                         columns, hp_kw)
         out.pv_total_kw[:] = np.asarray(pv_kw_per_kwp) * self.pv_kwp.sum()
@@ -167,19 +164,35 @@ class CityHomesBlock:
     (``columns[code]`` each wijk's; the load flow reads the homes' reactive
     power from it); ``wijk[code]`` is each wijk's `HomesBlock` (contiguous
     arrays of its own, as the load flow reads them). `fill` computes every wijk's
-    household load in one `household_groups_load_kw` call, with each wijk's
+    household load in one `HouseholdConnections.load_kw` call (the homes prepared once), with each wijk's
     own generator, so the result is what `WijkHomes.block` gives per wijk
     (bit for bit), and two numba threads share one parallel region per
-    block instead of one per wijk. The arrays are reused by every block of
-    the same length.
+    block instead of one per wijk. The heat pumps of all wijken are
+    computed likewise, one call per heat-pump type (`HeatPumpHomes.concat`).
+    The arrays are reused by every block of the same length.
     """
 
     def __init__(self, homes: list[WijkHomes], n_step: int):
         self.homes = homes
+        self.household = HouseholdConnections([(h.annual_kwh, h.traits) for h in homes])
         self.household_kw = np.empty((n_step, sum(len(h.ids) for h in homes)), np.float32)
         edges = np.cumsum([0] + [len(h.ids) for h in homes])
         self.columns = {h.code: slice(a, z) for h, a, z in zip(homes, edges[:-1], edges[1:])}
         self.wijk = {h.code: h.empty_block(n_step) for h in homes}
+        # heat pumps by type: the homes of every wijk side by side, and per wijk its groups' place in them
+        by_type: dict = {}
+        for h in homes:
+            for g in h.heat_pumps:
+                by_type.setdefault(g.homes.heat_pump, []).append((h.code, g))
+        self._heat_pump_types = [HeatPumpHomes.concat([g.homes for _, g in members]) for members in by_type.values()]
+        self._heat_pump_parts: dict[str, list[tuple[int, slice]]] = {h.code: [] for h in homes}
+        for t, members in enumerate(by_type.values()):
+            start = 0
+            for code, g in members:
+                self._heat_pump_parts[code].append((t, slice(start, start + g.columns.size)))
+                start += g.columns.size
+        self._heat_pump_columns = {h.code: np.concatenate([np.zeros(0, np.int64)] + [g.columns for g in h.heat_pumps])
+                                   .astype(np.int64) for h in homes}
 
     @property
     def n_step(self) -> int:
@@ -190,11 +203,13 @@ class CityHomesBlock:
         """Every wijk's homes over the block at `time_utc` (see `WijkHomes.block`); `rngs` one per wijk, in order."""
         if len(time_utc) != self.n_step:
             raise ValueError(f"the block has {len(time_utc)} steps, these arrays {self.n_step}")
-        household_groups_load_kw(time_utc, [HouseholdGroup(h.annual_kwh, h.traits, rng)
-                                            for h, rng in zip(self.homes, rngs, strict=True)], out=self.household_kw)
+        self.household.load_kw(time_utc, rngs, out=self.household_kw)
+        type_kw = [homes.electric_kw(time_utc, t_amb_degc) for homes in self._heat_pump_types]
         for h in self.homes:
+            parts = [type_kw[t][:, columns] for t, columns in self._heat_pump_parts[h.code]]
+            hp_kw = parts[0] if len(parts) == 1 else np.hstack(parts) if parts else np.zeros((self.n_step, 0), np.float32)
             h._complete(time_utc, t_amb_degc, pv_kw_per_kwp, self.household_kw[:, self.columns[h.code]],
-                        self.wijk[h.code])
+                        self.wijk[h.code], (self._heat_pump_columns[h.code], hp_kw))
         return self.wijk
 
 

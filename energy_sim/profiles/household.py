@@ -83,6 +83,7 @@ the statistics.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -95,6 +96,7 @@ from scipy.special import i0e, ndtri
 
 
 __all__ = [
+    "HouseholdConnections",
     "HouseholdGroup",
     "HouseholdNoise",
     "HouseholdTraits",
@@ -252,31 +254,57 @@ class _Calendar:
     day_code: np.ndarray  # local date as days since 1970-01-01
     dt_h: float  # step length [h]
     holidays: bool  # holidays counted as Sundays
+    dates: np.ndarray  # the distinct local dates (day codes), ascending, [n_date]
+    date_of_step: np.ndarray  # int64 [n_step]: each step's place in ``dates``
+    date_doy: np.ndarray  # [n_date] doy of each date
+    date_day_type: np.ndarray  # [n_date] day_type of each date
 
 
 _NS_PER_DAY = 86_400 * 10**9
 
 
 def _calendar(time_utc: pd.DatetimeIndex, holidays: bool) -> _Calendar:
-    """Local-clock features from the wall-clock nanoseconds (one time-zone conversion,
-    then integer arithmetic; pandas' field accessors cost ~0.1 ms each per call)."""
+    """Local-clock features from the wall-clock nanoseconds: one time-zone conversion, then integer
+    arithmetic per step and the date's fields once per local date (pandas' field accessors cost ~0.1 ms
+    each per call, and a block of a day has two local dates)."""
     time_utc = _check_time(time_utc)
     wall_ns = time_utc.tz_convert(LOCAL_TZ).tz_localize(None).asi8
     day_code = wall_ns // _NS_PER_DAY  # local date as days since 1970-01-01
     sec = (wall_ns - day_code * _NS_PER_DAY) // 10**9
     hour_h = sec // 3600 + (sec % 3600 // 60) / 60.0 + (sec % 60) / 3600.0
-    weekday = (day_code + 3) % 7  # 1970-01-01 was a Thursday; 0 = Monday
-    day_type = np.where(weekday == 5, 1, np.where(weekday == 6, 2, 0))
-    date = day_code.astype("datetime64[D]")
-    year_start = date.astype("datetime64[Y]")
+    dates, date_of_step = np.unique(day_code, return_inverse=True)
+    date_of_step = date_of_step.astype(np.int64).ravel()
+    fields = np.array([_date_fields(int(d), holidays) for d in dates], dtype=np.int64).reshape(-1, 2)
+    doy, day_type = fields[:, 0], fields[:, 1]
+    doy = doy.astype(float)
+    return _Calendar(hour_h, day_type[date_of_step], doy[date_of_step], day_code, _step_h(time_utc), holidays,
+                     dates, date_of_step, doy, day_type)
+
+
+_EPOCH = dt.date(1970, 1, 1)
+
+
+@lru_cache(maxsize=4096)
+def _date_fields(day_code: int, holidays: bool) -> tuple[int, int]:
+    """(day of year, day type) of the local date ``day_code`` (days since 1970-01-01)."""
+    date = _EPOCH + dt.timedelta(days=day_code)
+    doy = date.timetuple().tm_yday
+    weekday = date.weekday()  # 0 = Monday
+    if holidays and doy in _nl_holiday_doys(date.year):
+        return doy, 2
+    return doy, 1 if weekday == 5 else 2 if weekday == 6 else 0
+
+
+@lru_cache(maxsize=64)
+def _nl_holiday_doys(year: int) -> frozenset[int]:
+    """Days of the year (1-based) of `year`'s Dutch public holidays (:func:`_is_nl_holiday`)."""
+    date = np.arange(f"{year}-01-01", f"{year + 1}-01-01", dtype="datetime64[D]")
     month_start = date.astype("datetime64[M]")
-    doy = (date - year_start).astype(np.int64) + 1
-    if holidays:
-        year = year_start.astype(np.int64) + 1970
-        month = month_start.astype(np.int64) % 12 + 1
-        day = (date - month_start).astype(np.int64) + 1
-        day_type = np.where(_is_nl_holiday(year, month, day, doy, weekday), 2, day_type)
-    return _Calendar(hour_h, day_type, doy.astype(float), day_code, _step_h(time_utc), holidays)
+    doy = np.arange(1, date.size + 1)
+    weekday = (date.astype(np.int64) + 3) % 7
+    off = _is_nl_holiday(np.full(date.size, year), month_start.astype(np.int64) % 12 + 1,
+                         (date - month_start).astype(np.int64) + 1, doy, weekday)
+    return frozenset(int(d) for d in doy[off])
 
 
 def _step_h(time_utc: pd.DatetimeIndex) -> float:
@@ -1094,14 +1122,13 @@ def _block_setup(t0_ns: int, n_step: int, step_ns: int, holidays: bool, profile:
     pdef = _PROFILES[profile]
     cal = _calendar(time_utc, holidays)
     table = _table(pdef, kappa_shift)  # [day_type * 2 + season, minute 0..1440]
-    days, first, day_idx = np.unique(cal.day_code, return_index=True, return_inverse=True)
-    day_idx = day_idx.astype(np.int64).ravel()
+    day_idx = cal.date_of_step
     # per local date, as in _shape_core: winter/summer blend, season, day-type energy, shared day factor
-    phase = _TWO_PI * (cal.doy[first] - pdef.season_peak_doy) / _DAYS_PER_YEAR
+    phase = _TWO_PI * (cal.date_doy - pdef.season_peak_doy) / _DAYS_PER_YEAR
     w_winter = 0.5 * (1.0 + np.cos(phase))
-    day_type = cal.day_type[first]
+    day_type = cal.date_day_type
     day_energy = np.asarray(pdef.day_energy)[day_type] / _mean_day_energy(pdef, cal.holidays)
-    common = np.array([_common_factor(common_seed, int(d), common_day_sd) for d in days])
+    common = np.array([_common_factor(common_seed, int(d), common_day_sd) for d in cal.dates])
     day_scale = (1.0 + pdef.season_amp * np.cos(phase)) * day_energy * common
     winter, summer = table[2 * day_type], table[2 * day_type + 1]
     one_day = summer + w_winter[:, None] * (winter - summer)
@@ -1253,61 +1280,107 @@ def household_groups_load_kw(
     ``_wijk_blocks`` in ``benchmarks/test_profiles_city_benchmark.py``,
     idle 2-core machine, 2026-11-21). Groups must share the
     traits' ``common_seed`` (the day factor shared by all connections).
+    For the same connections block after block, :class:`HouseholdConnections`
+    prepares them once.
 
     Parameters and returns as :func:`household_load_kw`; ``out`` has
     ``[n_step, sum of the groups' connections]``.
     """
-    if not groups:
-        raise ValueError("household_groups_load_kw needs at least one group of connections")
-    annual_kwh = [_checked_annual_kwh(g.annual_kwh) for g in groups]
-    common_seeds = {int(g.traits.common_seed) for g in groups}
-    if len(common_seeds) > 1:
-        raise ValueError(f"the groups' traits have different common_seed values {sorted(common_seeds)}; draw them "
-                         "with the same household_traits(..., common_seed=seed)")
-    for g, annual in zip(groups, annual_kwh):
-        if g.traits.shift_h.shape != annual.shape:
+    connections = HouseholdConnections([(g.annual_kwh, g.traits) for g in groups], profile=profile, noise=noise,
+                                       holidays=holidays)
+    return connections.load_kw(time_utc, [g.rng for g in groups], dtype=dtype, out=out)
+
+
+class HouseholdConnections:
+    """Groups of connections (e.g. the homes of each wijk) prepared once for the blocks of a run.
+
+    What does not change from block to block (each connection's mean
+    power, its routine's shift on the shapes' grid, its place in its group,
+    the pools) is checked and computed here; `load_kw` then computes a
+    block: what :func:`household_groups_load_kw` returns for the same
+    groups, bit for bit, without ~1 ms of per-call preparation for 40,000
+    homes.
+
+    Parameters
+    ----------
+    groups : sequence of (annual_kwh, traits)
+        Per group its connections' annual energy [kWh] ``[n_connection]``
+        and their traits (:func:`household_traits`, with a shared
+        ``common_seed``).
+    profile, noise, holidays
+        As in :func:`household_load_kw`.
+    """
+
+    def __init__(self, groups, *, profile: StandardProfile | str = StandardProfile.e1a,
+                 noise: HouseholdNoise = HouseholdNoise(), holidays: bool = True):
+        if not len(groups):
+            raise ValueError("household_groups_load_kw and HouseholdConnections need at least one group of connections")
+        annual_kwh = [_checked_annual_kwh(annual) for annual, _ in groups]
+        common_seeds = {int(traits.common_seed) for _, traits in groups}
+        if len(common_seeds) > 1:
+            raise ValueError(f"the groups' traits have different common_seed values {sorted(common_seeds)}; draw "
+                             "them with the same household_traits(..., common_seed=seed)")
+        for (_, traits), annual in zip(groups, annual_kwh):
+            if traits.shift_h.shape != annual.shape:
+                raise ValueError(
+                    f"traits.shift_h has shape {traits.shift_h.shape} but annual_kwh has {annual.size} "
+                    "connections; draw traits with household_traits(len(annual_kwh), ...)"
+                )
+        self.profile = StandardProfile(profile)
+        self.noise = noise
+        self.holidays = bool(holidays)
+        self.common_seed = common_seeds.pop()
+        self.group_sizes = np.array([a.size for a in annual_kwh], dtype=np.int64)
+        pdef = _PROFILES[self.profile]
+        # Sharpen bumps by the variance of the shift distribution (the model's, not
+        # this call's sample, so a home's shape does not depend on who else is in
+        # the call) so that the ensemble mean is the standard shape.
+        shift_var_rad2 = (_TWO_PI / 24.0) ** 2 * noise.shift_sd_h**2
+        max_kappa = max(max(s.kappa) for s in pdef.shapes.values())
+        self.kappa_shift = round(float(min(shift_var_rad2, 0.5 / max_kappa)), 12)
+        # shifts in whole minutes (the table's resolution), as offsets into the two-day rows
+        shift_h = np.concatenate([np.asarray(traits.shift_h, dtype=float) for _, traits in groups])
+        self.shift_off = _MIN_PER_DAY - np.rint(shift_h * 60.0).astype(np.int64) % _MIN_PER_DAY
+        self.mean_kw = np.concatenate(annual_kwh) / HOURS_PER_YEAR
+        # each connection's stream: its group's key for the block and its place in the group
+        self.conn_index = np.concatenate([np.arange(a.size, dtype=np.uint64) for a in annual_kwh])
+        self.day_factor = _day_factor_quantiles(float(noise.day_sd))
+        self.event_shape = float(noise.event_shape)
+
+    @property
+    def n_connection(self) -> int:
+        return self.mean_kw.size
+
+    def load_kw(self, time_utc: pd.DatetimeIndex, rngs: list[np.random.Generator], *, dtype: type = np.float32,
+                out: np.ndarray | None = None) -> np.ndarray:
+        """Demand [kW] ``[n_step, n_connection]`` over the block at `time_utc`, the groups' columns side by
+        side; `rngs` are the groups' generators for this block, in order (see :func:`household_load_kw`)."""
+        if len(rngs) != self.group_sizes.size:
+            raise ValueError(f"{len(rngs)} generators for {self.group_sizes.size} groups of connections")
+        noise = self.noise
+        block = _block_setup(*_time_key(time_utc), self.holidays, self.profile, self.kappa_shift, self.common_seed,
+                             float(noise.common_day_sd))
+        n_step, n_conn = block.step_index.size, self.n_connection
+        if out is None:
+            out = np.empty((n_step, n_conn), dtype=np.dtype(dtype))
+        elif out.shape != (n_step, n_conn) or not out.flags.c_contiguous or out.dtype not in (np.float32, np.float64):
             raise ValueError(
-                f"traits.shift_h has shape {g.traits.shift_h.shape} but annual_kwh has {annual.size} connections; "
-                "draw traits with household_traits(len(annual_kwh), ...)"
+                f"out must be a C-contiguous float32/float64 array of shape {(n_step, n_conn)} "
+                f"(got {out.dtype} {out.shape}); or leave it out"
             )
-    n_conn = sum(a.size for a in annual_kwh)
-    profile = StandardProfile(profile)
-    pdef = _PROFILES[profile]
-    # Sharpen bumps by the variance of the shift distribution (the model's, not
-    # this call's sample, so a home's shape does not depend on who else is in
-    # the call) so that the ensemble mean is the standard shape.
-    shift_var_rad2 = (_TWO_PI / 24.0) ** 2 * noise.shift_sd_h**2
-    max_kappa = max(max(s.kappa) for s in pdef.shapes.values())
-    kappa_shift = round(float(min(shift_var_rad2, 0.5 / max_kappa)), 12)
-    block = _block_setup(*_time_key(time_utc), bool(holidays), profile, kappa_shift, common_seeds.pop(),
-                         float(noise.common_day_sd))
-    n_step = block.step_index.size
-    # shifts in whole minutes (the table's resolution), as offsets into the two-day rows
-    shift_h = np.concatenate([np.asarray(g.traits.shift_h, dtype=float) for g in groups])
-    shift_off = _MIN_PER_DAY - np.rint(shift_h * 60.0).astype(np.int64) % _MIN_PER_DAY
-    # each connection's stream: its group's key for the block and its place in the group
-    group_key = [np.uint64(g.rng.integers(0, 2**63 - 1, dtype=np.int64)) for g in groups]
-    conn_key = np.repeat(np.array(group_key, dtype=np.uint64), [a.size for a in annual_kwh])
-    conn_index = np.concatenate([np.arange(a.size, dtype=np.uint64) for a in annual_kwh])
-    if out is None:
-        out = np.empty((n_step, n_conn), dtype=np.dtype(dtype))
-    elif out.shape != (n_step, n_conn) or not out.flags.c_contiguous or out.dtype not in (np.float32, np.float64):
-        raise ValueError(
-            f"out must be a C-contiguous float32/float64 array of shape {(n_step, n_conn)} "
-            f"(got {out.dtype} {out.shape}); or leave it out"
+        conn_key = np.repeat(np.array([rng.integers(0, 2**63 - 1, dtype=np.int64) for rng in rngs], np.uint64),
+                             self.group_sizes)
+        noise_pool = _noise_pool(float(noise.noise_sd), float(np.exp(-block.dt_h / noise.noise_tau_h)))
+        n_noise = noise_pool.size
+        if n_step > n_noise:  # blocks longer than the pool read it cyclically
+            noise_pool = np.resize(noise_pool, n_noise + n_step)
+        _household_kernel(
+            out, block.day_table, block.step_index, block.step_frac, block.day_idx, block.day_scale, self.shift_off,
+            self.mean_kw, conn_key, self.conn_index, self.day_factor, noise_pool, n_noise,
+            _event_pool(self.event_shape), *_event_columns(self.event_shape), float(noise.event_share),
+            float(noise.event_kwh), self.event_shape, block.dt_h,
         )
-    noise_pool = _noise_pool(float(noise.noise_sd), float(np.exp(-block.dt_h / noise.noise_tau_h)))
-    n_noise = noise_pool.size
-    if n_step > n_noise:  # blocks longer than the pool read it cyclically
-        noise_pool = np.resize(noise_pool, n_noise + n_step)
-    event_shape = float(noise.event_shape)
-    _household_kernel(
-        out, block.day_table, block.step_index, block.step_frac, block.day_idx, block.day_scale, shift_off,
-        np.concatenate(annual_kwh) / HOURS_PER_YEAR, conn_key, conn_index, _day_factor_quantiles(float(noise.day_sd)),
-        noise_pool, n_noise, _event_pool(event_shape), *_event_columns(event_shape), float(noise.event_share),
-        float(noise.event_kwh), event_shape, block.dt_h,
-    )
-    return out
+        return out
 
 
 def _checked_annual_kwh(annual_kwh) -> np.ndarray:

@@ -27,11 +27,11 @@ COLUMNS = {"air_source_8kw": np.array([1, 5, 9]), "hybrid_4kw": np.array([2, 11]
 T_BASE_DEGC, DHW_KWH = 15.5, 2000.0
 
 
-def _homes(code: str = "WK000001", traits_seed: int = 5) -> WijkHomes:
+def _homes(code: str = "WK000001", traits_seed: int = 5, t_base_degc: float = T_BASE_DEGC) -> WijkHomes:
     annual = np.linspace(1500.0, 5000.0, N_HOME)
     pv_kwp = np.where(np.arange(N_HOME) % 3 == 0, 3.5, 0.0)
     pv_kwp[4] = 2.2
-    groups = [HeatPumpGroup(COLUMNS[m], HeatPumpHomes.of(H_W_K[m], T_BASE_DEGC, DHW_KWH, m)) for m in COLUMNS]
+    groups = [HeatPumpGroup(COLUMNS[m], HeatPumpHomes.of(H_W_K[m], t_base_degc, DHW_KWH, m)) for m in COLUMNS]
     traits = household_traits(N_HOME, rng=np.random.default_rng(traits_seed), common_seed=5)
     return WijkHomes(code, [f"h{i}" for i in range(N_HOME)], annual, pv_kwp, traits, groups)
 
@@ -90,9 +90,11 @@ def test_heat_pump_kw_alone_matches_the_block():
 
 
 def test_city_block_gives_each_wijk_what_its_own_block_gives():
-    # the engine fills all wijken with one household call per block; every array of every wijk must equal,
-    # bit for bit, the wijk's own WijkHomes.block with the same generator, and stay so when refilled
-    homes = [_homes("WK000001", 5), _homes("WK000002", 6), _homes("WK000003", 7)]
+    # the engine fills all wijken with one household call per block and one heat-pump call per type; every
+    # array of every wijk must equal, bit for bit, the wijk's own WijkHomes.block with the same generator, and
+    # stay so when refilled (the second wijk's homes have another base temperature: the city's heat pumps of
+    # each type then span two)
+    homes = [_homes("WK000001", 5), _homes("WK000002", 6, t_base_degc=17.0), _homes("WK000003", 7)]
     city = CityHomesBlock(homes, len(DAY))
     for day_seed in (2, 3):
         got = city.fill(DAY, T_AMB_DEGC, PV_KW_PER_KWP, [np.random.default_rng([day_seed, k]) for k in range(3)])

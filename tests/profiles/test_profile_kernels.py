@@ -16,6 +16,7 @@ from numba import njit
 
 from energy_sim.profiles import household as hh
 from energy_sim.profiles.heat import (
+    HeatPumpHomes,
     dhw_heat_kw,
     dhw_shape,
     heat_pump_electric_kw,
@@ -308,6 +309,15 @@ def test_heat_pump_group_by_hand():
     p = heat_pump_group_electric_kw(idx, [-7.0], [10_000.0 / 22.5], 15.5, 0.0, load_heat_pump("air_source_8kw"),
                                     dtype=np.float64)
     np.testing.assert_allclose(p, [[5.984 / cop + 4.016]], rtol=1e-9)
+
+
+def test_heat_pump_homes_concat_needs_one_type():
+    a = HeatPumpHomes.of([150.0], 15.5, 2000.0, "air_source_8kw")
+    b = HeatPumpHomes.of([150.0], 15.5, 2000.0, "hybrid_4kw")
+    with pytest.raises(ValueError, match="same heat pump"):
+        HeatPumpHomes.concat([a, b])
+    with pytest.raises(ValueError, match="at least one"):
+        HeatPumpHomes.concat([])
 
 
 def test_heat_pump_group_out_and_errors():
