@@ -257,7 +257,7 @@ def _city_year(weather, city, n_block=None):
                 cat_kw["heat_pump"] += block.heat_pump_total_kw
                 cat_kw["rooftop_pv"] -= block.pv_total_kw
                 wijk_net[:, k] = block.household_total_kw + block.heat_pump_total_kw - block.pv_total_kw
-                home_net.append(block.p_kw[:, w.battery_columns]
+                home_net.append(block.p_kw(w.battery_columns)
                                 - pv_per_kwp[i0:i1, None] * w.pv_kwp[w.battery_columns])
         # heat network: space heat + DHW of its dwellings, buffer state carried between blocks
         with part("heat_network"):

@@ -44,7 +44,7 @@ from energy_sim.grid.given import describe as describe_given
 from energy_sim.grid.given_mv import GivenCity, build_given_city_grid, load_given_city
 from energy_sim.grid.given_mv import describe as describe_given_city
 from energy_sim.grid.metrics import LoadingAccumulator
-from energy_sim.grid.simulate import CitySolver, HouseholdReactive, LvSolver, MvTopology, PvPerKwp
+from energy_sim.grid.simulate import CitySolver, HomePower, HouseholdReactive, LvSolver, MvTopology, PvPerKwp
 from energy_sim.profiles.assets_in_runs import assets_in_run, heat_network_dwellings
 from energy_sim.profiles.homes import HOUSEHOLD_Q_PER_P, STREAM_HOUSEHOLD_NOISE, CityHomesBlock, WijkHomes, wijk_homes
 from energy_sim.profiles.solar import SolarField as SolarFieldModel
@@ -385,38 +385,39 @@ class _HeatPumpFlexibility:
     Heat-pump power is summed per MV/LV transformer (``has_heat_pumps``
     marks those with any); the manager's caps and the rebound
     (`energy_sim.events.heat_pump_flex.HeatPumpDeferral`) act on these sums,
-    and each home's heat pump is scaled by its transformer's ratio.
+    and each home's heat pump is scaled by its transformer's ratio. Heat
+    pumps come per wijk as ``[n_step, n_heat_pump]`` arrays in the columns
+    ``WijkHomes.heat_pump_columns`` (`energy_sim.profiles.homes.HomesBlock`).
     """
 
     def __init__(self, homes: dict, home_trafo: dict[str, np.ndarray], n_trafo: int, dt_h: float):
         import scipy.sparse as sps
 
         self.n_trafo = n_trafo
-        self.member, self.spread_weight, self.home_trafo = {}, {}, home_trafo
+        self.columns, self.member, self.spread_weight, self.trafo = {}, {}, {}, {}
         counts = np.zeros(n_trafo)
         for code, h in homes.items():
-            has_hp = np.zeros(len(h.ids), dtype=bool)
-            for group in h.heat_pumps:
-                has_hp[group.columns] = True
-            rows = np.flatnonzero(has_hp)
-            self.member[code] = sps.csr_matrix((np.ones(rows.size), (rows, home_trafo[code][rows])),
-                                               shape=(len(h.ids), n_trafo))
-            counts += np.bincount(home_trafo[code][rows], minlength=n_trafo)
+            columns = h.heat_pump_columns
+            trafo = home_trafo[code][columns]
+            self.columns[code], self.trafo[code] = columns, trafo
+            self.member[code] = sps.csr_matrix((np.ones(columns.size), (np.arange(columns.size), trafo)),
+                                               shape=(columns.size, n_trafo))
+            counts += np.bincount(trafo, minlength=n_trafo)
         self.has_heat_pumps = counts > 0
         for code, m in self.member.items():
             self.spread_weight[code] = (m @ sps.diags(1.0 / np.maximum(counts, 1))).tocsr()
         self.deferral = HeatPumpDeferral(n_trafo, dt_h)
 
-    def spread(self, group_delta_kw: np.ndarray, p_kw: dict[str, np.ndarray]) -> None:
+    def spread(self, group_delta_kw: np.ndarray, home_p: HomePower) -> None:
         """Add each transformer's `group_delta_kw` [n_step, n_trafo] equally over its heat-pump homes, in place."""
         for code, w in self.spread_weight.items():
-            p_kw[code] += (w @ group_delta_kw.T).T
+            home_p.add(code, self.columns[code], (w @ group_delta_kw.T).T)
 
     def group_sum(self, hp_kw: dict[str, np.ndarray]) -> np.ndarray:
-        """Heat-pump power per transformer [n_step, n_trafo] from per-home arrays [kW]."""
+        """Heat-pump power per transformer [n_step, n_trafo] from the heat pumps' arrays [kW]."""
         return sum(np.asarray((self.member[code].T @ hp.T).T) for code, hp in hp_kw.items())
 
-    def apply(self, hp_kw: dict[str, np.ndarray], home_p: dict[str, np.ndarray], manager) -> np.ndarray:
+    def apply(self, hp_kw: dict[str, np.ndarray], home_p: HomePower, manager) -> np.ndarray:
         """Cap and rebound this block's heat pumps in place (``hp_kw``, ``home_p``); return the uncapped
         heat-pump power per transformer [n_step, n_trafo] (the manager's forecast for the next block)."""
         group_kw = self.group_sum(hp_kw)
@@ -429,8 +430,8 @@ class _HeatPumpFlexibility:
                                                   np.zeros(manager.n_group - self.n_trafo)]))
         ratio = np.divide(new_kw, group_kw, out=np.ones_like(new_kw), where=group_kw > 0)
         for code, hp in hp_kw.items():
-            scaled = hp * ratio[:, self.home_trafo[code]]
-            home_p[code] += scaled - hp
+            scaled = hp * ratio[:, self.trafo[code]]
+            home_p.add(code, self.columns[code], scaled - hp)
             hp_kw[code] = scaled
         return group_kw
 
@@ -545,7 +546,7 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
         n = len(ev_kw)
         if pv_kw_per_kwp is not None:
             base_pv = PvPerKwp(pv_kw_per_kwp[:, :len(trafo_of)], home_trafo, home_kwp)
-        p_kw = {c: a[:n].copy() for c, a in base_p.items()}
+        p_kw = base_p.head(n).copy(household=False)  # the forecast's household load is its own copy
         if group_delta_kw is not None:
             hp_flex.spread(group_delta_kw[:n, :len(trafo_of)], p_kw)
         x_kw = {c: a[:n].copy() for c, a in base_extra.items()}
@@ -605,13 +606,18 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
     # the arrays every block of homes is written into (CityHomesBlock): valid until the next block,
     # so what outlives the block (the manager's forecast) is copied
     home_blocks: CityHomesBlock | None = None
+    # the homes' active power goes to the load flow as the household load plus what heat pumps and EV
+    # chargers add, in the homes that have them (HomePower)
+    added_columns = {code: np.union1d(homes[code].heat_pump_columns,
+                                      ev.home_columns(code) if ev is not None else np.zeros(0, np.int64)
+                                      ).astype(np.int64) for code in wijk_codes}
     clock.lap("setup (load flow, assets, events)")
     try:
         for b, i0 in enumerate(tqdm(starts, desc=f"{scenario.meta.name}: load flow", unit="block",
                                     disable=not progress, leave=False)):
             i1 = min(i0 + block_steps, len(time_utc))
             t = time_utc[i0:i1]
-            home_p, extra, hp_kw, hp_uncapped = {}, {}, {}, {}
+            extra, hp_kw, hp_uncapped = {}, {}, {}
             hub_kw = np.zeros((i1 - i0, len(hub_ids)))
             category_mw = np.zeros((i1 - i0, len(wijk_codes), len(CATEGORIES)))
             if home_blocks is None or home_blocks.n_step != i1 - i0:
@@ -619,12 +625,14 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
             blocks = home_blocks.fill(t, weather.t_amb_degc[i0:i1], pv_per_kwp[i0:i1],
                                       [np.random.default_rng([seed, STREAM_HOUSEHOLD_NOISE, k, b])
                                        for k in range(len(wijk_codes))])
-            # reactive power as a ratio of the household load, rooftop PV per kWp per transformer
+            # active power as the household load plus additions, reactive power as a ratio of the household
+            # load, rooftop PV per kWp per transformer
+            home_p = HomePower.zeros(home_blocks.household_kw, home_blocks.columns, added_columns)
             home_q = HouseholdReactive(home_blocks.household_kw, HOUSEHOLD_Q_PER_P, home_blocks.columns)
             pv = PvPerKwp(np.repeat(pv_per_kwp[i0:i1, None], len(trafo_of), axis=1), home_trafo, home_kwp)
             for k, code in enumerate(wijk_codes):
                 block = blocks[code]
-                home_p[code] = block.p_kw
+                home_p.add(code, block.heat_pump_columns, block.heat_pump_kw)
                 # hp_flex rebinds hp_kw[code]; hp_uncapped[code] stays what the heat pumps asked for
                 hp_kw[code] = hp_uncapped[code] = block.heat_pump_kw
                 extra[code] = np.zeros((i1 - i0, len(extra_ids[code])))
@@ -634,8 +642,8 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
             clock.lap("profiles")
             if ev is not None:
                 # the manager's forecast for the next block: this block's load before EVs (and batteries)
-                base_p, base_extra = ({c: a.copy() for c, a in home_p.items()},
-                                      {c: a.copy() for c, a in extra.items()}) if manage else (None, None)
+                base_p, base_extra = (home_p.copy(), {c: a.copy() for c, a in extra.items()}) if manage \
+                    else (None, None)
                 ev_block = ev.simulation.step_block(i0 * dt_h * 3600.0, i1 - i0, dt_h * 3600.0)
                 ev_kw = ev.add(ev_block.home_kw, ev_block.public_kw, home_p, extra, hub_kw)
                 if hp_flex is not None:  # the manager's heat-pump caps for this block, with the rebound
@@ -689,13 +697,14 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
                         0.0, manager.forecast_temperature_error_k)
                     t_fc = weather.t_amb_degc[i1:i1 + (i1 - i0)] + error_k
                     for code in wijk_codes:
-                        hp_next = homes[code].heat_pump_kw(t_next, t_fc)
-                        base_p[code] += hp_next - hp_uncapped[code]
+                        hp_next = homes[code].heat_pumps_kw(t_next, t_fc)
+                        base_p.add(code, homes[code].heat_pump_columns, hp_next - hp_uncapped[code])
                         hp_uncapped[code] = hp_next
                     if hp_flex is not None:
                         hp_group_kw = hp_flex.group_sum(hp_uncapped)
-                # home_q reads the home_blocks' household load, overwritten by the next block
-                ev.simulation.observe((base_p, home_q.copy(), pv, base_extra, mv_power_mw[i0:i1],
+                # the forecast's own copy of the household load (home_blocks' is overwritten by the next block)
+                base_q = HouseholdReactive(base_p.household_kw, HOUSEHOLD_Q_PER_P, home_blocks.columns)
+                ev.simulation.observe((base_p, base_q, pv, base_extra, mv_power_mw[i0:i1],
                                        assets.without_hubs(mv_load_mw) * 1000.0, t),
                                       hp_group_kw if hp_flex is not None else None,
                                       pv_per_kwp[i0:i1] if curtail else None,

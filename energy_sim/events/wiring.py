@@ -20,6 +20,7 @@ each group's wijk.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,9 @@ import pandas as pd
 from energy_sim.events.simulation import DepotSpec, EvSimulation, ParkSpec, local_day_starts_s
 from energy_sim.events.sessions import SessionKind
 from energy_sim.scenario.schema import Measure
+
+if TYPE_CHECKING:
+    from energy_sim.grid.simulate import HomePower
 
 __all__ = ["EvWiring", "build_ev_wiring", "home_transformers", "mv_charging_hub_ids", "WORKPLACE_WEEKEND_FACTOR"]
 
@@ -72,7 +76,7 @@ class EvWiring:
     point_targets: list[tuple[str, str, int]]
     group_wijk: list[str]
 
-    def add(self, home_kw: np.ndarray, point_kw: np.ndarray, home_p: dict[str, np.ndarray],
+    def add(self, home_kw: np.ndarray, point_kw: np.ndarray, home_p: HomePower,
             extra: dict[str, np.ndarray], mv_load_kw: np.ndarray) -> dict[str, np.ndarray]:
         """Add a block's EV power [kW] into the arrays; return EV power per wijk [kW] (``[n_step]``).
 
@@ -80,19 +84,26 @@ class EvWiring:
         ----------
         home_kw, point_kw : ndarray [n_step, n_home_ev], [n_step, n_point]
             Power per home EV and per other charge point (`EvBlock`).
-        home_p, extra : dict wijk -> ndarray
-            Per-home and extra-LV-connection power arrays, added to in place [kW].
+        home_p : HomePower
+            The homes' active power, added to in place [kW] (the EV homes are
+            among its ``added_columns``: `home_columns`).
+        extra : dict wijk -> ndarray
+            Extra-LV-connection power arrays, added to in place [kW].
         mv_load_kw : ndarray [n_step, n_hub]
             Power of the MV charging hubs, added to in place [kW].
         """
         per_wijk = {code: np.zeros(home_kw.shape[0]) for code in home_p}
         for code, (first, last, columns) in self.home_slices.items():
-            home_p[code][:, columns] += home_kw[:, first:last]
+            home_p.add(code, columns, home_kw[:, first:last])
             per_wijk[code] += home_kw[:, first:last].sum(axis=1)
         for j, (level, code, column) in enumerate(self.point_targets):
             (extra[code] if level == "lv" else mv_load_kw)[:, column] += point_kw[:, j]
             per_wijk[code] += point_kw[:, j]
         return per_wijk
+
+    def home_columns(self, code: str) -> np.ndarray:
+        """The homes of wijk `code` with an EV (int64 columns of its per-home arrays)."""
+        return np.asarray(self.home_slices[code][2], np.int64) if code in self.home_slices else np.zeros(0, np.int64)
 
 
 def _workplace_day_factor(day_start_s: np.ndarray, start_utc: pd.Timestamp, timezone: str) -> np.ndarray:

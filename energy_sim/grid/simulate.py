@@ -29,10 +29,11 @@ system (`energy_sim.grid.multinet.MultiNetLoadFlow`: one ``runpp`` on the
 merged LV nets for the model, one compiled call per block); the home ->
 element maps are folded into one `energy_sim.grid.multinet.SourceMap`, so
 the compiled solve reads the engine's per-home arrays directly. The homes'
-reactive power and rooftop PV may come as multiples (`HouseholdReactive`:
-a ratio times the household load; `PvPerKwp`: output per kWp per
-transformer times each home's kWp), folded into the map's weights, so the
-engine writes no per-home arrays for them.
+active power may come as the household load plus additions in some homes
+(`HomePower`: heat pumps, EV chargers), their reactive power and rooftop
+PV as multiples (`HouseholdReactive`: a ratio times the household load;
+`PvPerKwp`: output per kWp per transformer times each home's kWp), folded
+into the map's weights, so the engine writes no per-home arrays for them.
 ``lv_solver="per_grid"`` keeps the original one-`BatchedLoadFlow`-per-grid
 path (same results to ~1e-12); ``lv_solver="pandapower"`` solves every LV
 grid and the MV network with ``pandapower.runpp`` per step, the reference a
@@ -113,6 +114,93 @@ class LvPlan:
     feeder_head_positions: np.ndarray
     #: positions (in the solver's bus results) of the LV buses
     lv_bus_positions: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class HomePower(Mapping):
+    """Every home's active power as its household load plus what some homes add: heat pumps, EV chargers.
+
+    An input of `CitySolver.solve_block` in place of per-home active power
+    arrays: the merged LV solve reads the city's household load and each
+    wijk's additions, so no per-home array of their sum is written or read.
+    The engine adds heat pumps and EV charging in place (`add`), only to
+    the homes that have them. As a mapping it gives, per wijk, its homes'
+    active power [kW] ``[n_step, n_home]`` (computed on access), like the
+    per-home arrays.
+
+    Attributes
+    ----------
+    household_kw : numpy.ndarray
+        Household load [kW] ``[n_step, n_home of all wijken]``, the wijken's
+        homes side by side in the solver's wijk order (as
+        `energy_sim.profiles.homes.CityHomesBlock.household_kw`); read only.
+    columns : dict of str to slice
+        Each wijk's columns of ``household_kw``.
+    added_columns : dict of str to numpy.ndarray
+        Per wijk, the homes (int64 columns of the wijk, distinct) that take
+        additions.
+    added_kw : dict of str to numpy.ndarray
+        Per wijk, what those homes add [kW] ``[n_step, n_added]``.
+    """
+
+    household_kw: np.ndarray
+    columns: dict[str, slice]
+    added_columns: dict[str, np.ndarray]
+    added_kw: dict[str, np.ndarray]
+    _position: dict[str, np.ndarray] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        position = {}
+        for code, cols in self.columns.items():
+            pos = np.full(cols.stop - cols.start, -1, np.int64)
+            pos[self.added_columns[code]] = np.arange(len(self.added_columns[code]))
+            position[code] = pos
+        object.__setattr__(self, "_position", position)
+
+    @classmethod
+    def zeros(cls, household_kw: np.ndarray, columns: dict[str, slice],
+              added_columns: dict[str, np.ndarray]) -> HomePower:
+        """The household load alone: additions of zero."""
+        return cls(household_kw, columns, added_columns,
+                   {c: np.zeros((household_kw.shape[0], len(a)), np.float32) for c, a in added_columns.items()})
+
+    def __getitem__(self, code: str) -> np.ndarray:
+        p = self.household_kw[:, self.columns[code]].copy()
+        p[:, self.added_columns[code]] += self.added_kw[code]
+        return p
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.columns)
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    def add(self, code: str, columns, kw: np.ndarray) -> None:
+        """Add `kw` [kW] ``[n_step, len(columns)]`` to the homes `columns` of wijk `code` (distinct, among its
+        ``added_columns``), in place."""
+        position = self._position[code][columns]
+        if np.any(position < 0):
+            raise ValueError(f"wijk {code}: homes {np.asarray(columns)[position < 0][:5]} take no additions "
+                             "(not in added_columns)")
+        self.added_kw[code][:, position] += kw
+
+    def homes_sum_kw(self, code: str, columns) -> np.ndarray:
+        """Active power of some homes of wijk `code` (`columns`: a slice or indices), summed [kW] ``[n_step]``,
+        without the wijk's per-home array (what a battery behind those homes measures)."""
+        household = self.household_kw[:, self.columns[code]][:, columns].sum(axis=1, dtype=np.float64)
+        position = self._position[code][columns]
+        return household + self.added_kw[code][:, position[position >= 0]].sum(axis=1, dtype=np.float64)
+
+    def head(self, n_step: int) -> HomePower:
+        """The first `n_step` steps (views: additions to them change these)."""
+        return HomePower(self.household_kw[:n_step], self.columns, self.added_columns,
+                         {c: a[:n_step] for c, a in self.added_kw.items()})
+
+    def copy(self, household: bool = True) -> HomePower:
+        """With copies of the additions and, if `household`, of ``household_kw`` (which the engine
+        overwrites every block; without, the copy shares it)."""
+        return HomePower(self.household_kw.copy() if household else self.household_kw, self.columns,
+                         self.added_columns, {c: a.copy() for c, a in self.added_kw.items()})
 
 
 @dataclass(frozen=True, eq=False)
@@ -445,11 +533,14 @@ class CitySolver:
         self._source_maps: dict[tuple, SourceMap] = {}  # per kind of sources (_merged_source_map)
         self._vm_buffer: np.ndarray | None = None
 
-    def _merged_source_map(self, q_per_p: float | None, pv: PvPerKwp | None) -> SourceMap:
+    def _merged_source_map(self, q_per_p: float | None, pv: PvPerKwp | None,
+                           home_p: HomePower | None = None) -> SourceMap:
         """How a block's sources add up to the LV injections, built on first use of each kind of sources.
 
-        Sources, in this order, all in kW / kvar: home P (wijk after wijk,
-        ``[n_step, n_home]``); home Q, per wijk (``q_per_p`` None) or the
+        Sources, in this order, all in kW / kvar: home P, per wijk
+        ``[n_step, n_home]`` (``home_p`` None) or the city's household load
+        ``[n_step, n_home of all wijken]`` and then per wijk the additions of
+        ``home_p`` ``[n_step, n_added]`` (`HomePower`); home Q, per wijk (``q_per_p`` None) or the
         city's household load ``[n_step, n_home of all wijken]`` times
         ``q_per_p`` (`HouseholdReactive`); rooftop PV, per wijk (``pv`` None)
         or per kWp per transformer ``[n_step, n_lv_trafo]`` with the homes'
@@ -458,12 +549,22 @@ class CitySolver:
         pv_key = None if pv is None else hashlib.sha1(b"".join(
             np.ascontiguousarray(a[c], dtype=float).tobytes() for c in self.wijk_codes
             for a in (pv.home_trafo, pv.home_kwp))).hexdigest()
-        key = (q_per_p, pv_key)
+        added_key = None if home_p is None else hashlib.sha1(b"".join(
+            np.ascontiguousarray(home_p.added_columns[c], dtype=np.int64).tobytes() + b"|"
+            for c in self.wijk_codes)).hexdigest()
+        key = (q_per_p, pv_key, added_key)
         if key not in self._source_maps:
             per_kw = 1.0 / (1000.0 * self._lv.base_mva)
             home_widths = [self._n_home[c] for c in self.wijk_codes]
             n_home = sum(home_widths)
-            parts, widths = [-per_kw * self._c_home], list(home_widths)
+            if home_p is None:
+                parts, widths = [-per_kw * self._c_home], list(home_widths)
+            else:
+                home_off = np.cumsum([0] + home_widths)
+                added = [home_off[k] + np.asarray(home_p.added_columns[c], np.int64)
+                         for k, c in enumerate(self.wijk_codes)]
+                parts = [-per_kw * self._c_home, -per_kw * self._c_home[:, np.concatenate(added)]]
+                widths = [n_home] + [a.size for a in added]
             if q_per_p is None:
                 parts.append(-1j * per_kw * self._c_home)
                 widths += home_widths
@@ -581,7 +682,7 @@ class CitySolver:
         return self._mv_variants[topology]
 
     # ------------------------------------------------------------------
-    def solve_block(self, home_p_kw: dict[str, np.ndarray], home_q_kvar: Mapping[str, np.ndarray],
+    def solve_block(self, home_p_kw: Mapping[str, np.ndarray], home_q_kvar: Mapping[str, np.ndarray],
                     rooftop_pv_kw: Mapping[str, np.ndarray], extra_p_kw: dict[str, np.ndarray],
                     mv_sgen_p_mw: np.ndarray, time_utc: pd.DatetimeIndex,
                     mv_load_p_mw: np.ndarray | None = None, *,
@@ -593,7 +694,9 @@ class CitySolver:
         ----------
         home_p_kw, home_q_kvar : dict wijk -> ndarray [n_step, n_home]
             Household consumption (everything behind the home's meter except
-            rooftop PV) [kW], [kvar]. ``home_q_kvar`` may be a
+            rooftop PV) [kW], [kvar]. ``home_p_kw`` may be a `HomePower`
+            (household load plus additions; read without a per-home array by
+            the merged LV solve), ``home_q_kvar`` a
             `HouseholdReactive` instead (reactive power as a ratio of the
             household load; read without a per-home q array by the merged LV solve).
         rooftop_pv_kw : dict wijk -> ndarray [n_step, n_home]
@@ -764,9 +867,18 @@ class CitySolver:
             pv_sources, pv = [rooftop_pv_kw.kw_per_kwp], rooftop_pv_kw
         else:
             pv_sources, pv = columns(rooftop_pv_kw, self._n_home), None
-        sources = columns(home_p_kw, self._n_home) + q_sources + pv_sources + columns(extra_p_kw, self._n_extra)
+        if isinstance(home_p_kw, HomePower):
+            if home_p_kw.household_kw.shape != (n_step, n_home):
+                raise ValueError(f"household_kw has shape {home_p_kw.household_kw.shape}, the block "
+                                 f"{(n_step, n_home)} (every wijk's homes side by side)")
+            p_sources = [home_p_kw.household_kw] + [home_p_kw.added_kw[c] for c in codes]
+            home_p = home_p_kw
+        else:
+            p_sources, home_p = columns(home_p_kw, self._n_home), None
+        sources = p_sources + q_sources + pv_sources + columns(extra_p_kw, self._n_extra)
         # the voltages are only reduced (solve_block), never returned: one buffer serves every block
-        r = self._lv.solve(sources=sources, source_map=self._merged_source_map(q_per_p, pv), vm_out=self._vm_buffer)
+        r = self._lv.solve(sources=sources, source_map=self._merged_source_map(q_per_p, pv, home_p),
+                           vm_out=self._vm_buffer)
         self._vm_buffer = r.vm_pu
         messages = []
         if not r.converged.all():
@@ -783,6 +895,9 @@ class CitySolver:
         """One solver per LV grid: `BatchedLoadFlow` (the original path) or `PandapowerLoadFlow` (the reference)."""
         n_step = len(time_utc)
         n_plan = len(self.plans)
+        # per-home arrays once per wijk (the factored inputs compute theirs on access)
+        home_p_kw, home_q_kvar, rooftop_pv_kw = ({c: a[c] for c in self.wijk_codes}
+                                                 for a in (home_p_kw, home_q_kvar, rooftop_pv_kw))
         lv_results: list[LoadFlowResult] = []
         p_sub = np.empty((n_step, n_plan))
         q_sub = np.empty((n_step, n_plan))

@@ -448,11 +448,8 @@ class BatteriesInRun:
         for b in self.batteries:
             k = self.wijk_codes.index(b.wijk)
             if b.level == "lv":
-                # the engine's rooftop PV (energy_sim.grid.simulate.PvPerKwp) sums a grid's homes without
-                # building the wijk's per-home array; per-home arrays are summed as they are
-                pv_kw = (rooftop_pv_kw.homes_sum_kw(b.wijk, b.home_columns) if hasattr(rooftop_pv_kw, "homes_sum_kw")
-                         else rooftop_pv_kw[b.wijk][:, b.home_columns].sum(axis=1, dtype=np.float64))
-                net = (home_p_kw[b.wijk][:, b.home_columns].sum(axis=1, dtype=np.float64) - pv_kw
+                net = (_homes_sum_kw(home_p_kw, b.wijk, b.home_columns)
+                       - _homes_sum_kw(rooftop_pv_kw, b.wijk, b.home_columns)
                        + extra_p_kw[b.wijk][:, b.extra_columns].sum(axis=1, dtype=np.float64))
                 p_kw = self._dispatch(b, i0, net, limit_kw.get(b.name, np.inf))
                 extra_p_kw[b.wijk][:, b.own_column] = p_kw
@@ -619,3 +616,12 @@ def assets_in_run(scenario, wijk_codes: Sequence[str], lv_grids: dict, home_ids:
         else:
             raise ValueError(f"battery {a.name!r} is on no LV grid of wijk {a.wijk} nor on the MV network")
     return AssetsInRun(heat, BatteriesInRun(lv + mv, wijk_codes, dt_h), list(charging_hub_ids), list(wijk_codes))
+
+
+def _homes_sum_kw(per_home, code: str, columns) -> np.ndarray:
+    """The sum over the homes `columns` of wijk `code` [kW] ``[n_step]`` float64: the engine's factored
+    inputs (``homes_sum_kw`` of `energy_sim.grid.simulate.HomePower` and `PvPerKwp`) sum a grid's homes
+    without building the wijk's per-home array; per-home arrays are summed as they are."""
+    if hasattr(per_home, "homes_sum_kw"):
+        return per_home.homes_sum_kw(code, columns)
+    return per_home[code][:, columns].sum(axis=1, dtype=np.float64)

@@ -3,16 +3,18 @@
 `wijk_homes` decides, once per run, who in a wijk has rooftop PV and a heat
 pump, each home's annual electricity use, its daily routines and its
 heat-loss coefficient; `WijkHomes.block` turns that into the block's
-active power (household load plus heat pump) and heat-pump power per home,
-in the column order of the wijk's household connections on the grid, and
-the wijk's totals per step (household load, heat pumps, rooftop PV).
+household load per home, in the column order of the wijk's household
+connections on the grid, the electricity of the heat pumps of the homes
+that have one, and the wijk's totals per step (household load, heat
+pumps, rooftop PV).
 
-Two quantities per home are not written as arrays, because they are fixed
-multiples of others (the engine hands them to the load flow in that form,
-`energy_sim.grid.simulate.HouseholdReactive` and `PvPerKwp`): the reactive
-power, ``HOUSEHOLD_Q_PER_P`` times the household load, and rooftop PV, the
-output per kWp times the home's kWp. Writing them for 40,000 homes cost
-~2 s of memory traffic a city-year.
+Three quantities per home are not written as arrays, because they follow
+from others (the engine hands them to the load flow in that form,
+`energy_sim.grid.simulate.HomePower`, `HouseholdReactive` and `PvPerKwp`):
+the active power, the household load plus the home's heat pump if it has
+one; the reactive power, ``HOUSEHOLD_Q_PER_P`` times the household load;
+and rooftop PV, the output per kWp times the home's kWp. Writing them for
+40,000 homes cost ~3 s of memory traffic a city-year.
 
 Random streams: every draw comes from ``np.random.default_rng([seed, STREAM,
 k, ...])`` with ``k`` the wijk's place among the simulated wijken (see
@@ -65,20 +67,35 @@ class HeatPumpGroup:
 class HomesBlock:
     """The homes' power in one block.
 
-    Per home ``[n_step, n_home]`` float32 [kW], in the column order of the
-    wijk's household connections; per step the wijk's totals ``[n_step]``
-    float64 [kW]. The homes' reactive power and rooftop PV are multiples
-    of the household load and of the PV per kWp (see the module's text).
-    `WijkHomes.block` fills a block in place (``out``): a run streams its
-    blocks through one set of arrays, rather than page-faulting fresh
-    memory for each block.
+    Per home the household load ``[n_step, n_home]`` float32 [kW], in the
+    column order of the wijk's household connections; the heat pumps of the
+    homes that have one, ``[n_step, n_heat_pump]`` float32 [kW] in the
+    columns ``heat_pump_columns``; per step the wijk's totals ``[n_step]``
+    float64 [kW]. A home's active power is its household load plus its heat
+    pump (`p_kw`); the engine hands the load flow these two parts
+    (`energy_sim.grid.simulate.HomePower`) rather than a per-home array of
+    their sum. `WijkHomes.block` fills a block in place (``out``): a run
+    streams its blocks through one set of arrays, rather than
+    page-faulting fresh memory for each block.
     """
 
-    p_kw: np.ndarray  # active power drawn: household load (appliances, lighting, cooking ...) plus heat pump
-    heat_pump_kw: np.ndarray  # all-electric and hybrid heat pumps (0 for homes without)
+    household_kw: np.ndarray  # appliances, lighting, cooking ... (CityHomesBlock: the wijk's columns of the city's)
+    heat_pump_columns: np.ndarray  # int64: the homes with a heat pump (all-electric or hybrid)
+    heat_pump_kw: np.ndarray  # their heat pumps' electricity
     household_total_kw: np.ndarray  # household load of all the homes, without heat pumps
     heat_pump_total_kw: np.ndarray
     pv_total_kw: np.ndarray
+
+    def p_kw(self, columns=None) -> np.ndarray:
+        """Active power drawn, household load plus heat pump [kW], ``[n_step, n]`` float32, of the homes
+        `columns` (indices; default all), as a new array."""
+        columns = np.arange(self.household_kw.shape[1]) if columns is None else np.asarray(columns, np.int64)
+        p = self.household_kw[:, columns]
+        position = np.full(self.household_kw.shape[1], -1, np.int64)
+        position[self.heat_pump_columns] = np.arange(self.heat_pump_columns.size)
+        mine = position[columns] >= 0
+        p[:, mine] += self.heat_pump_kw[:, position[columns[mine]]]
+        return p
 
 
 @dataclass
@@ -92,28 +109,28 @@ class WijkHomes:
     traits: object
     heat_pumps: list[HeatPumpGroup]
 
-    def empty_block(self, n_step: int) -> HomesBlock:
-        """Arrays for a block of `n_step` steps, to fill with `block` (heat pumps zero, the rest unset)."""
-        shape = (n_step, len(self.ids))
+    @property
+    def heat_pump_columns(self) -> np.ndarray:
+        """The homes with a heat pump (int64), group after group: the columns of `heat_pumps_kw`."""
+        return np.concatenate([np.zeros(0, np.int64)] + [g.columns for g in self.heat_pumps]).astype(np.int64)
+
+    def empty_block(self, n_step: int, household_kw: np.ndarray | None = None) -> HomesBlock:
+        """Arrays for a block of `n_step` steps, to fill with `block` (unset); `household_kw`: the array to
+        hold the household load, if not a new one."""
+        columns = self.heat_pump_columns
+        if household_kw is None:
+            household_kw = np.empty((n_step, len(self.ids)), np.float32)
         return HomesBlock(
-            p_kw=np.empty(shape, np.float32), heat_pump_kw=np.zeros(shape, np.float32),
+            household_kw=household_kw, heat_pump_columns=columns, heat_pump_kw=np.empty((n_step, columns.size), np.float32),
             household_total_kw=np.empty(n_step), heat_pump_total_kw=np.empty(n_step), pv_total_kw=np.empty(n_step),
         )
 
-    def heat_pump_kw(self, time_utc: pd.DatetimeIndex, t_amb_degc: np.ndarray) -> np.ndarray:
-        """Electricity of every home's heat pump [kW], ``[n_step, n_home]`` float32 (0 without one)."""
-        out = np.zeros((len(time_utc), len(self.ids)), dtype=np.float32)
-        columns, kw = self._heat_pumps_kw(time_utc, t_amb_degc)
-        out[:, columns] = kw
-        return out
-
-    def _heat_pumps_kw(self, time_utc: pd.DatetimeIndex, t_amb_degc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The columns of the homes with a heat pump (int64) and their heat pumps' electricity [kW],
-        ``[n_step, n_with]`` float32."""
+    def heat_pumps_kw(self, time_utc: pd.DatetimeIndex, t_amb_degc: np.ndarray) -> np.ndarray:
+        """Electricity of the heat pumps [kW], ``[n_step, n_heat_pump]`` float32, in the columns
+        `heat_pump_columns`."""
         if not self.heat_pumps:
-            return np.zeros(0, np.int64), np.zeros((len(time_utc), 0), np.float32)
-        return (np.concatenate([g.columns for g in self.heat_pumps]).astype(np.int64),
-                np.hstack([g.homes.electric_kw(time_utc, t_amb_degc) for g in self.heat_pumps]))
+            return np.zeros((len(time_utc), 0), np.float32)
+        return np.hstack([g.homes.electric_kw(time_utc, t_amb_degc) for g in self.heat_pumps])
 
     def block(self, time_utc: pd.DatetimeIndex, t_amb_degc: np.ndarray, pv_kw_per_kwp: np.ndarray,
               rng: np.random.Generator, out: HomesBlock | None = None) -> HomesBlock:
@@ -131,27 +148,22 @@ class WijkHomes:
             The block's generator for household noise and appliance events
             (``[seed, STREAM_HOUSEHOLD_NOISE, k, block]``).
         out : HomesBlock, optional
-            Arrays to fill in place, from ``empty_block(len(time_utc))`` and
-            since then only filled by this method (outside its heat-pump
-            columns, ``heat_pump_kw`` must still be zero); their previous
-            contents are lost. Default: new arrays.
+            Arrays to fill in place, from ``empty_block(len(time_utc))``;
+            their previous contents are lost. Default: new arrays.
         """
         if out is None:
             out = self.empty_block(len(time_utc))
-        elif out.p_kw.shape != (len(time_utc), len(self.ids)):
-            raise ValueError(f"out holds {out.p_kw.shape} values, the block needs {(len(time_utc), len(self.ids))}")
-        household_load_kw(time_utc, self.annual_kwh, rng=rng, traits=self.traits, out=out.p_kw)
-        return self._complete(time_utc, t_amb_degc, pv_kw_per_kwp, out.p_kw, out)
+        elif out.household_kw.shape != (len(time_utc), len(self.ids)):
+            raise ValueError(f"out holds {out.household_kw.shape} values, the block needs "
+                             f"{(len(time_utc), len(self.ids))}")
+        household_load_kw(time_utc, self.annual_kwh, rng=rng, traits=self.traits, out=out.household_kw)
+        _row_sums(out.household_kw, np.array([0, len(self.ids)]), out.household_total_kw[None, :])
+        out.heat_pump_kw[...] = self.heat_pumps_kw(time_utc, t_amb_degc)
+        return self._totals(pv_kw_per_kwp, out)
 
-    def _complete(self, time_utc: pd.DatetimeIndex, t_amb_degc: np.ndarray, pv_kw_per_kwp: np.ndarray,
-                  load_kw: np.ndarray, out: HomesBlock,
-                  heat_pumps: tuple[np.ndarray, np.ndarray] | None = None) -> HomesBlock:
-        """`block` from the household load `load_kw` ``[n_step, n_home]`` (``out.p_kw`` itself, or the wijk's
-        columns of a city array): household load plus heat pumps, totals. `heat_pumps`: what
-        `_heat_pumps_kw` returns, if computed already."""
-        columns, hp_kw = self._heat_pumps_kw(time_utc, t_amb_degc) if heat_pumps is None else heat_pumps
-        _complete_block(load_kw, out.p_kw, out.heat_pump_kw, out.household_total_kw, out.heat_pump_total_kw,
-                        columns, hp_kw)
+    def _totals(self, pv_kw_per_kwp: np.ndarray, out: HomesBlock) -> HomesBlock:
+        """The heat pumps' and the rooftop PV's totals of `out` (the household load's is there already)."""
+        out.heat_pump_total_kw[:] = out.heat_pump_kw.sum(axis=1, dtype=np.float64)
         out.pv_total_kw[:] = np.asarray(pv_kw_per_kwp) * self.pv_kwp.sum()
         return out
 
@@ -161,24 +173,26 @@ class CityHomesBlock:
 
     ``household_kw`` ``[n_step, n_home of all wijken]`` float32 holds the
     household load of the wijken's homes side by side, in run order
-    (``columns[code]`` each wijk's; the load flow reads the homes' reactive
-    power from it); ``wijk[code]`` is each wijk's `HomesBlock` (contiguous
-    arrays of its own, as the load flow reads them). `fill` computes every wijk's
-    household load in one `HouseholdConnections.load_kw` call (the homes prepared once), with each wijk's
-    own generator, so the result is what `WijkHomes.block` gives per wijk
-    (bit for bit), and two numba threads share one parallel region per
-    block instead of one per wijk. The heat pumps of all wijken are
-    computed likewise, one call per heat-pump type (`HeatPumpHomes.concat`).
-    The arrays are reused by every block of the same length.
+    (``columns[code]`` each wijk's; the load flow reads the homes' active
+    and reactive power from it); ``wijk[code]`` is each wijk's
+    `HomesBlock`, its ``household_kw`` a view of its columns. `fill`
+    computes every wijk's household load in one `HouseholdConnections.load_kw`
+    call (the homes prepared once), with each wijk's own generator, so the
+    result is what `WijkHomes.block` gives per wijk (bit for bit), and two
+    numba threads share one parallel region per block instead of one per
+    wijk. The heat pumps of all wijken are computed likewise, one call per
+    heat-pump type (`HeatPumpHomes.concat`), and the household totals in
+    one pass. The arrays are reused by every block of the same length.
     """
 
     def __init__(self, homes: list[WijkHomes], n_step: int):
         self.homes = homes
         self.household = HouseholdConnections([(h.annual_kwh, h.traits) for h in homes])
         self.household_kw = np.empty((n_step, sum(len(h.ids) for h in homes)), np.float32)
-        edges = np.cumsum([0] + [len(h.ids) for h in homes])
-        self.columns = {h.code: slice(a, z) for h, a, z in zip(homes, edges[:-1], edges[1:])}
-        self.wijk = {h.code: h.empty_block(n_step) for h in homes}
+        self._edges = np.cumsum([0] + [len(h.ids) for h in homes]).astype(np.int64)
+        self.columns = {h.code: slice(a, z) for h, a, z in zip(homes, self._edges[:-1], self._edges[1:])}
+        self.wijk = {h.code: h.empty_block(n_step, self.household_kw[:, self.columns[h.code]]) for h in homes}
+        self._household_total_kw = np.empty((len(homes), n_step))
         # heat pumps by type: the homes of every wijk side by side, and per wijk its groups' place in them
         by_type: dict = {}
         for h in homes:
@@ -191,8 +205,6 @@ class CityHomesBlock:
             for code, g in members:
                 self._heat_pump_parts[code].append((t, slice(start, start + g.columns.size)))
                 start += g.columns.size
-        self._heat_pump_columns = {h.code: np.concatenate([np.zeros(0, np.int64)] + [g.columns for g in h.heat_pumps])
-                                   .astype(np.int64) for h in homes}
 
     @property
     def n_step(self) -> int:
@@ -204,44 +216,49 @@ class CityHomesBlock:
         if len(time_utc) != self.n_step:
             raise ValueError(f"the block has {len(time_utc)} steps, these arrays {self.n_step}")
         self.household.load_kw(time_utc, rngs, out=self.household_kw)
+        _row_sums(self.household_kw, self._edges, self._household_total_kw)
         type_kw = [homes.electric_kw(time_utc, t_amb_degc) for homes in self._heat_pump_types]
-        for h in self.homes:
+        for h, total_kw in zip(self.homes, self._household_total_kw):
+            block = self.wijk[h.code]
+            block.household_total_kw[:] = total_kw
             parts = [type_kw[t][:, columns] for t, columns in self._heat_pump_parts[h.code]]
-            hp_kw = parts[0] if len(parts) == 1 else np.hstack(parts) if parts else np.zeros((self.n_step, 0), np.float32)
-            h._complete(time_utc, t_amb_degc, pv_kw_per_kwp, self.household_kw[:, self.columns[h.code]],
-                        self.wijk[h.code], (self._heat_pump_columns[h.code], hp_kw))
+            if parts:
+                np.concatenate(parts, axis=1, out=block.heat_pump_kw)
+            h._totals(pv_kw_per_kwp, block)
         return self.wijk
 
 
-@njit(cache=True, parallel=True, fastmath={"reassoc", "nsz"})
-def _complete_block(load_kw, p_kw, heat_pump_kw, household_total_kw, heat_pump_total_kw, hp_columns,
-                    hp_kw):  # pragma: no cover - compiled
-    """`WijkHomes.block` after the household load, in one pass over the block's rows (each array is read
-    or written once, a row at a time, rather than once per numpy operation; rows in parallel).
+#: accumulators per row in `_row_sums`: enough independent sums for LLVM to vectorise the float32 to float64
+#: sum at memory speed (1.3 against 2.4 ms for the rows of 40,000 homes over a block of 96 steps, one thread)
+_SUM_LANES = 16
 
-    ``load_kw`` is the household load (it may be ``p_kw`` itself); per step ``k`` this copies it to
-    ``p_kw``, writes the heat pumps ``hp_kw`` (``[n_step, n_hp]``, into columns `hp_columns` of
-    ``heat_pump_kw``, which stays untouched elsewhere), adds them to ``p_kw``, and sums the household
-    load and the heat pumps over the homes in float64. The per-home values are the float32 operations
-    numpy would do; the sums' order is free (``reassoc``; with ``nsz`` too, LLVM vectorises the float32 to
-    float64 sum: 0.26 against 0.34 ms for a block of 4,000 homes), and each row's sum is one thread's, so
-    the result does not depend on the number of threads.
+
+@njit(cache=True, parallel=True, fastmath={"reassoc", "nsz"})
+def _row_sums(values, edges, out):  # pragma: no cover - compiled
+    """``out[g, k]``: the sum of ``values[k, edges[g]:edges[g + 1]]`` in float64, rows in parallel.
+
+    Each row's sums are one thread's, in an order that does not depend on
+    the number of threads; ``reassoc`` and ``nsz`` let the float32 to float64
+    sum vectorise.
     """
-    n_step, n_home = p_kw.shape
+    n_step = values.shape[0]
     for k in prange(n_step):
-        load_sum = 0.0
-        for j in range(n_home):
-            load = load_kw[k, j]
-            p_kw[k, j] = load
-            load_sum += load
-        hp_sum = 0.0
-        for i in range(hp_columns.size):
-            c = hp_columns[i]
-            p_kw[k, c] += hp_kw[k, i]
-            heat_pump_kw[k, c] = hp_kw[k, i]
-            hp_sum += hp_kw[k, i]
-        household_total_kw[k] = load_sum
-        heat_pump_total_kw[k] = hp_sum
+        lanes = np.zeros(_SUM_LANES)
+        for g in range(edges.size - 1):
+            lanes[:] = 0.0
+            j = edges[g]
+            stop = edges[g + 1]
+            while j + _SUM_LANES <= stop:
+                for q in range(_SUM_LANES):
+                    lanes[q] += values[k, j + q]
+                j += _SUM_LANES
+            total = 0.0
+            for q in range(_SUM_LANES):
+                total += lanes[q]
+            while j < stop:
+                total += values[k, j]
+                j += 1
+            out[g, k] = total
 
 
 def wijk_homes(w, k: int, ids: list[str], seed: int, n_on_heat_network: int = 0) -> WijkHomes:

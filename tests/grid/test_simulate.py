@@ -16,7 +16,7 @@ from energy_sim.grid.build import ConnectionKind as K
 from energy_sim.grid.build import MvConnection
 from energy_sim.grid.loadflow import run_pandapower_reference
 from energy_sim.grid.multinet import MultiNetLoadFlow, merge_disjoint_nets
-from energy_sim.grid.simulate import CitySolver, HouseholdReactive, LvSolver, PvPerKwp, _voltage_extremes
+from energy_sim.grid.simulate import CitySolver, HomePower, HouseholdReactive, LvSolver, PvPerKwp, _voltage_extremes
 from energy_sim.events.wiring import home_transformers
 from cities import small_city
 
@@ -71,11 +71,12 @@ def test_merged_path_equals_per_grid_path(city):
     assert a.trafo_loading_pct.max() > 20.0 and a.bus_vm_min_pu.min() < 0.99
 
 
-def test_reactive_power_and_pv_given_as_ratios_equal_per_home_arrays(city):
-    # The engine gives the reactive power as q_per_p x the household load (one city-wide array) and
-    # rooftop PV as output per kWp per transformer x each home's kWp (curtailment caps it per
-    # transformer); the merged solve reads them with those factors as weights. Reference: the same
-    # block with the per-home arrays worked out here, column by column.
+def test_power_given_as_household_plus_additions_and_ratios_equal_per_home_arrays(city):
+    # The engine gives the active power as the household load (one city-wide array) plus what heat pumps
+    # and EV chargers add in some homes, the reactive power as q_per_p x the household load and rooftop
+    # PV as output per kWp per transformer x each home's kWp (curtailment caps it per transformer); the
+    # merged solve reads them with those factors as weights. Reference: the same block with the per-home
+    # arrays worked out here, column by column.
     grid, home_ids, extra_ids = city
     codes = list(grid.lv_grids)
     rng = np.random.default_rng(7)
@@ -83,7 +84,23 @@ def test_reactive_power_and_pv_given_as_ratios_equal_per_home_arrays(city):
     household = rng.uniform(0.1, 2.5, (N_STEP, sum(len(home_ids[c]) for c in codes))).astype(np.float32)
     edges = np.cumsum([0] + [len(home_ids[c]) for c in codes])
     columns = {c: slice(a, z) for c, a, z in zip(codes, edges[:-1], edges[1:])}
-    p = {c: household[:, columns[c]] + 8.0 * (rng.random((N_STEP, len(home_ids[c]))) < 0.05) for c in codes}
+    # 8 kW chargers in 30 % of the homes, on in 15 % of the steps (a wijk's first home never takes additions)
+    added_columns = {c: np.flatnonzero(rng.random(len(home_ids[c])) < 0.3)[1:] for c in codes}
+    home_power = HomePower.zeros(household, columns, added_columns)
+    p = {c: household[:, columns[c]].astype(float) for c in codes}
+    for c in codes:
+        charging = 8.0 * (rng.random((N_STEP, added_columns[c].size)) < 0.15)
+        home_power.add(c, added_columns[c], charging)
+        p[c][:, added_columns[c]] += charging
+        np.testing.assert_allclose(home_power[c], p[c], rtol=1e-6)
+    code = codes[0]
+    with pytest.raises(ValueError, match="take no additions"):
+        home_power.add(code, [0], np.ones((N_STEP, 1)))
+    # a copy's additions are its own; a head is a view
+    forecast = home_power.copy()
+    forecast.add(code, added_columns[code][:1], np.ones((N_STEP, 1)))
+    np.testing.assert_allclose(home_power[code], p[code], rtol=1e-6)
+    assert forecast.head(3)[code].shape == (3, len(home_ids[code]))
     extra = {c: 11.0 * (rng.random((N_STEP, len(extra_ids[c]))) < 0.5) for c in codes}
     for method in (LvSolver.merged, LvSolver.per_grid):
         solver = CitySolver(grid, codes, home_ids, extra_ids, ["field"], (0.9, 1.1), lv_solver=method)
@@ -95,17 +112,18 @@ def test_reactive_power_and_pv_given_as_ratios_equal_per_home_arrays(city):
         q_home = {c: q_per_p * household[:, columns[c]].astype(float) for c in codes}
         pv_home = {c: np.where(trafo[c] == 1, 0.2, 0.6) * kwp[c] * np.ones((N_STEP, 1)) for c in codes}
         reference = solver.solve_block(p, q_home, pv_home, extra, mv_power(1), T)
-        ours = solver.solve_block(p, HouseholdReactive(household, q_per_p, columns), PvPerKwp(kw_per_kwp, trafo, kwp),
-                                  extra, mv_power(1), T)
+        ours = solver.solve_block(home_power, HouseholdReactive(household, q_per_p, columns),
+                                  PvPerKwp(kw_per_kwp, trafo, kwp), extra, mv_power(1), T)
         for name in ("trafo_loading_pct", "feeder_loading_pct", "mv_line_loading_pct", "bus_vm_min_pu",
                      "bus_vm_max_pu"):
             np.testing.assert_allclose(getattr(ours, name), getattr(reference, name), rtol=0, atol=1e-6,
                                        err_msg=f"{method}: {name}")
-        # a battery behind some homes measures their PV summed (BatteriesInRun), without per-home arrays
-        code = codes[0]
+        # a battery behind some homes measures their power and PV summed (BatteriesInRun), without
+        # per-home arrays
         some = np.arange(0, len(home_ids[code]), 3)
         np.testing.assert_allclose(PvPerKwp(kw_per_kwp, trafo, kwp).homes_sum_kw(code, some),
                                    pv_home[code][:, some].sum(axis=1), rtol=1e-12)
+        np.testing.assert_allclose(home_power.homes_sum_kw(code, some), p[code][:, some].sum(axis=1), rtol=1e-6)
         # PV and q matter here: without them the result is another one
         without = solver.solve_block(p, {c: 0 * q_home[c] for c in codes}, {c: 0 * pv_home[c] for c in codes},
                                      extra, mv_power(1), T)

@@ -57,11 +57,15 @@ def test_block_assembles_household_heat_pumps_and_totals():
                              dtype=np.float64)
     hp = _heat_pump_reference_kw()
     assert hp[:, COLUMNS["air_source_8kw"]].min() > 0 and hp[:, COLUMNS["hybrid_4kw"]].max() > 0
-    for a in (block.p_kw, block.heat_pump_kw):
-        assert a.shape == (96, N_HOME) and a.dtype == np.float32
-    np.testing.assert_allclose(block.p_kw, load + hp, rtol=1e-6)
-    np.testing.assert_allclose(block.heat_pump_kw, hp, rtol=1e-6)
-    assert not block.heat_pump_kw[:, [0, 3, 4, 6, 7, 8, 10]].any()
+    # the heat pumps of the homes that have one, group after group
+    np.testing.assert_array_equal(block.heat_pump_columns, [1, 5, 9, 2, 11])
+    assert block.heat_pump_kw.shape == (96, 5) and block.heat_pump_kw.dtype == np.float32
+    np.testing.assert_allclose(block.heat_pump_kw, hp[:, [1, 5, 9, 2, 11]], rtol=1e-6)
+    assert not hp[:, [0, 3, 4, 6, 7, 8, 10]].any()
+    p = block.p_kw()
+    assert p.shape == (96, N_HOME) and p.dtype == np.float32
+    np.testing.assert_allclose(p, load + hp, rtol=1e-6)
+    np.testing.assert_allclose(block.p_kw([11, 0, 5]), (load + hp)[:, [11, 0, 5]], rtol=1e-6)
     np.testing.assert_allclose(block.household_total_kw, load.sum(axis=1), rtol=1e-6)
     np.testing.assert_allclose(block.heat_pump_total_kw, hp.sum(axis=1), rtol=1e-6)
     # 4 homes of 3.5 kWp and one of 2.2 kWp: 16.2 kWp
@@ -71,22 +75,22 @@ def test_block_assembles_household_heat_pumps_and_totals():
 def test_block_refills_given_arrays():
     homes = _homes()
     out = homes.empty_block(len(DAY))
-    arrays = (out.p_kw, out.heat_pump_kw)
+    arrays = (out.household_kw, out.heat_pump_kw)
     homes.block(DAY, T_AMB_DEGC + 10.0, PV_KW_PER_KWP[::-1], np.random.default_rng([1, 1]), out=out)
-    out.p_kw += 7.0  # as the engine adds EVs in place
     again = homes.block(DAY, T_AMB_DEGC, PV_KW_PER_KWP, np.random.default_rng([1, 2]), out=out)
     fresh = homes.block(DAY, T_AMB_DEGC, PV_KW_PER_KWP, np.random.default_rng([1, 2]))
-    assert again is out and all(a is b for a, b in zip(arrays, (out.p_kw, out.heat_pump_kw)))
-    for name in ("p_kw", "heat_pump_kw", "household_total_kw", "heat_pump_total_kw", "pv_total_kw"):
+    assert again is out and all(a is b for a, b in zip(arrays, (out.household_kw, out.heat_pump_kw)))
+    for name in ("household_kw", "heat_pump_kw", "household_total_kw", "heat_pump_total_kw", "pv_total_kw"):
         np.testing.assert_array_equal(getattr(again, name), getattr(fresh, name), err_msg=name)
     with pytest.raises(ValueError, match="block needs"):
         homes.block(DAY[:48], T_AMB_DEGC[:48], PV_KW_PER_KWP[:48], np.random.default_rng(0), out=out)
 
 
-def test_heat_pump_kw_alone_matches_the_block():
+def test_heat_pumps_alone_match_the_block():
     homes = _homes()
     block = homes.block(DAY, T_AMB_DEGC, PV_KW_PER_KWP, np.random.default_rng(3))
-    np.testing.assert_array_equal(homes.heat_pump_kw(DAY, T_AMB_DEGC), block.heat_pump_kw)
+    np.testing.assert_array_equal(homes.heat_pumps_kw(DAY, T_AMB_DEGC), block.heat_pump_kw)
+    np.testing.assert_array_equal(homes.heat_pump_columns, block.heat_pump_columns)
 
 
 def test_city_block_gives_each_wijk_what_its_own_block_gives():
@@ -100,12 +104,13 @@ def test_city_block_gives_each_wijk_what_its_own_block_gives():
         got = city.fill(DAY, T_AMB_DEGC, PV_KW_PER_KWP, [np.random.default_rng([day_seed, k]) for k in range(3)])
         for k, h in enumerate(homes):
             own = h.block(DAY, T_AMB_DEGC, PV_KW_PER_KWP, np.random.default_rng([day_seed, k]))
-            for name in ("p_kw", "heat_pump_kw", "household_total_kw", "heat_pump_total_kw", "pv_total_kw"):
+            for name in ("household_kw", "heat_pump_columns", "heat_pump_kw", "household_total_kw",
+                         "heat_pump_total_kw", "pv_total_kw"):
                 np.testing.assert_array_equal(getattr(got[h.code], name), getattr(own, name), err_msg=name)
-            # the city's household load (from which the load flow takes the homes' reactive power)
+            # the wijk's household load is its columns of the city's (from which the load flow reads it)
+            assert np.shares_memory(got[h.code].household_kw, city.household_kw)
             np.testing.assert_array_equal(city.household_kw[:, city.columns[h.code]],
                                           household_load_kw(DAY, h.annual_kwh, rng=np.random.default_rng([day_seed, k]),
                                                             traits=h.traits))
-        got["WK000002"].p_kw += 7.0  # as the engine adds EVs in place
     with pytest.raises(ValueError, match="steps"):
         city.fill(DAY[:48], T_AMB_DEGC[:48], PV_KW_PER_KWP[:48], [np.random.default_rng(k) for k in range(3)])
