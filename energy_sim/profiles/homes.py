@@ -199,6 +199,7 @@ class CityHomesBlock:
             for g in h.heat_pumps:
                 by_type.setdefault(g.homes.heat_pump, []).append((h.code, g))
         self._heat_pump_types = [HeatPumpHomes.concat([g.homes for _, g in members]) for members in by_type.values()]
+        self._heat_pump_type_kw = [np.empty((n_step, t.h_w_k.size), np.float32) for t in self._heat_pump_types]
         self._heat_pump_parts: dict[str, list[tuple[int, slice]]] = {h.code: [] for h in homes}
         for t, members in enumerate(by_type.values()):
             start = 0
@@ -217,7 +218,8 @@ class CityHomesBlock:
             raise ValueError(f"the block has {len(time_utc)} steps, these arrays {self.n_step}")
         self.household.load_kw(time_utc, rngs, out=self.household_kw)
         _row_sums(self.household_kw, self._edges, self._household_total_kw)
-        type_kw = [homes.electric_kw(time_utc, t_amb_degc) for homes in self._heat_pump_types]
+        type_kw = [homes.electric_kw(time_utc, t_amb_degc, out=out)
+                   for homes, out in zip(self._heat_pump_types, self._heat_pump_type_kw)]
         for h, total_kw in zip(self.homes, self._household_total_kw):
             block = self.wijk[h.code]
             block.household_total_kw[:] = total_kw
@@ -245,18 +247,18 @@ def _row_sums(values, edges, out):  # pragma: no cover - compiled
     for k in prange(n_step):
         lanes = np.zeros(_SUM_LANES)
         for g in range(edges.size - 1):
+            row = values[k, edges[g]:edges[g + 1]]
             lanes[:] = 0.0
-            j = edges[g]
-            stop = edges[g + 1]
-            while j + _SUM_LANES <= stop:
+            j = 0  # from 0 up: LLVM sees the indices are not negative (no wraparound code) and vectorises
+            while j + _SUM_LANES <= row.size:
                 for q in range(_SUM_LANES):
-                    lanes[q] += values[k, j + q]
+                    lanes[q] += row[j + q]
                 j += _SUM_LANES
             total = 0.0
             for q in range(_SUM_LANES):
                 total += lanes[q]
-            while j < stop:
-                total += values[k, j]
+            while j < row.size:
+                total += row[j]
                 j += 1
             out[g, k] = total
 

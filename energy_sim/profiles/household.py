@@ -885,7 +885,7 @@ _TABLE_MIN_CONN_PER_ROW = 8  # connections per shape row from which first_step i
 @njit(cache=True, parallel=True, fastmath=False)
 def _household_kernel(out, day_table, step_index, step_frac, day_idx, day_scale, shift_off, mean_kw, conn_key,
                       conn_index, day_factor, noise_pool, n_noise, event_pool, event_gap, event_energy, event_share,
-                      event_kwh, event_shape, dt_h):
+                      event_kwh, event_shape, dt_h, work_f, work_i, work_u, exact):
     """Fill ``out[n_step, n_conn]`` [kW] (see household_load_kw and :func:`_household_column`).
 
     Per connection, as :func:`_household_column`: the same draws from its
@@ -900,7 +900,10 @@ def _household_kernel(out, day_table, step_index, step_frac, day_idx, day_scale,
     ``first_step``), and a tile of connections is computed into a local
     buffer and written row by row. Memory beyond the output is
     ``O(n_conn)``: each connection carries its random stream, clocks and
-    current day factor from chunk to chunk. ``event_gap``/``event_energy``
+    current day factor from chunk to chunk, in the caller's work space
+    (``work_f`` float64 ``[4, n_conn]``, ``work_i`` int64 ``[4, n_conn]``,
+    ``work_u`` uint64 ``[2, n_conn]``, ``exact`` bool ``[n_conn]``; their
+    contents on entry do not matter). ``event_gap``/``event_energy``
     are the two columns of ``event_pool``, contiguous, of a power-of-two
     length.
     """
@@ -927,9 +930,12 @@ def _household_kernel(out, day_table, step_index, step_frac, day_idx, day_scale,
     cell = max(level_min, level_max / 16.0, 1e-12)
     per_cell = 1.0 / cell
     # distinct shift offsets: connections with the same one share their shape row
+    # per-connection state carried from chunk to chunk: the caller's work space (`_Workspace`; fresh arrays
+    # of 40,000 connections cost ~2 ms a block in page faults), set for each connection before its first chunk
+    base_kw, lam_per_level, next_event, clock = work_f[0], work_f[1], work_f[2], work_f[3]
+    date, j_noise, conn_row, row_off = work_i[0], work_i[1], work_i[2], work_i[3]  # date: of the day factor
+    rng_state, j_event = work_u[0], work_u[1]
     row_of = np.full(2 * _MIN_PER_DAY + 1, -1, np.int64)
-    conn_row = np.empty(n_conn, np.int64)
-    row_off = np.empty(n_conn, np.int64)
     n_row = 0
     for i in range(n_conn):
         o = shift_off[i]
@@ -938,16 +944,6 @@ def _household_kernel(out, day_table, step_index, step_frac, day_idx, day_scale,
             row_off[n_row] = o
             n_row += 1
         conn_row[i] = row_of[o]
-    # per-connection state carried from chunk to chunk
-    rng_state = np.zeros(n_conn, np.uint64)
-    date = np.full(n_conn, -1, np.int64)  # local date of the current day factor
-    base_kw = np.zeros(n_conn)  # of the current date
-    lam_per_level = np.zeros(n_conn)
-    j_noise = np.zeros(n_conn, np.int64)
-    j_event = np.zeros(n_conn, np.uint64)
-    next_event = np.zeros(n_conn)
-    clock = np.zeros(n_conn)
-    exact = np.zeros(n_conn, np.bool_)  # computed by _household_column
     n_tile = (n_conn + _TILE - 1) // _TILE
     n_chunk_step = min(_CHUNK, n_step)
     level = np.empty((n_row, n_chunk_step))
@@ -983,8 +979,15 @@ def _household_kernel(out, day_table, step_index, step_frac, day_idx, day_scale,
             if t0 == 0:  # the pool offsets of the tile's connections, as _household_column draws them
                 for c in range(n_c):
                     i = i0 + c
+                    date[i] = -1
+                    clock[i] = 0.0
+                    base_kw[i] = 0.0
+                    lam_per_level[i] = 0.0
+                    exact[i] = False  # computed by _household_column
                     if mean_kw[i] <= 0.0:
                         next_event[i] = np.inf
+                        j_noise[i] = 0
+                        j_event[i] = 0
                         continue
                     state = _stream_start(conn_key[i], conn_index[i])
                     state, u = _uniform(state)
@@ -1296,10 +1299,12 @@ class HouseholdConnections:
 
     What does not change from block to block (each connection's mean
     power, its routine's shift on the shapes' grid, its place in its group,
-    the pools) is checked and computed here; `load_kw` then computes a
-    block: what :func:`household_groups_load_kw` returns for the same
-    groups, bit for bit, without ~1 ms of per-call preparation for 40,000
-    homes.
+    the pools) is checked and computed here, and the kernel's
+    per-connection work space allocated; `load_kw` then computes a block:
+    what :func:`household_groups_load_kw` returns for the same groups, bit
+    for bit, without ~1 ms of per-call preparation and ~2 ms of page faults
+    on fresh work space for 40,000 homes. One object serves one caller at
+    a time (the work space is shared by its calls).
 
     Parameters
     ----------
@@ -1346,6 +1351,13 @@ class HouseholdConnections:
         self.conn_index = np.concatenate([np.arange(a.size, dtype=np.uint64) for a in annual_kwh])
         self.day_factor = _day_factor_quantiles(float(noise.day_sd))
         self.event_shape = float(noise.event_shape)
+        # each connection's stream key (its group's, per block) and the kernel's per-connection state,
+        # reused block after block (see _household_kernel)
+        n_conn = self.mean_kw.size
+        self._group_edges = np.concatenate([[0], np.cumsum(self.group_sizes)])
+        self._conn_key = np.empty(n_conn, np.uint64)
+        self._work = (np.empty((4, n_conn)), np.empty((4, n_conn), np.int64), np.empty((2, n_conn), np.uint64),
+                      np.empty(n_conn, np.bool_))
 
     @property
     def n_connection(self) -> int:
@@ -1368,8 +1380,9 @@ class HouseholdConnections:
                 f"out must be a C-contiguous float32/float64 array of shape {(n_step, n_conn)} "
                 f"(got {out.dtype} {out.shape}); or leave it out"
             )
-        conn_key = np.repeat(np.array([rng.integers(0, 2**63 - 1, dtype=np.int64) for rng in rngs], np.uint64),
-                             self.group_sizes)
+        conn_key = self._conn_key
+        for rng, start, stop in zip(rngs, self._group_edges[:-1], self._group_edges[1:]):
+            conn_key[start:stop] = np.uint64(rng.integers(0, 2**63 - 1, dtype=np.int64))
         noise_pool = _noise_pool(float(noise.noise_sd), float(np.exp(-block.dt_h / noise.noise_tau_h)))
         n_noise = noise_pool.size
         if n_step > n_noise:  # blocks longer than the pool read it cyclically
@@ -1378,7 +1391,7 @@ class HouseholdConnections:
             out, block.day_table, block.step_index, block.step_frac, block.day_idx, block.day_scale, self.shift_off,
             self.mean_kw, conn_key, self.conn_index, self.day_factor, noise_pool, n_noise,
             _event_pool(self.event_shape), *_event_columns(self.event_shape), float(noise.event_share),
-            float(noise.event_kwh), self.event_shape, block.dt_h,
+            float(noise.event_kwh), self.event_shape, block.dt_h, *self._work,
         )
         return out
 

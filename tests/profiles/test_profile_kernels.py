@@ -54,7 +54,7 @@ def test_household_identical_whatever_the_number_of_threads():
 
 def _reference_kernel(out, day_table, step_index, step_frac, day_idx, day_scale, shift_off, mean_kw, conn_key,
                       conn_index, day_factor, noise_pool, n_noise, event_pool, event_gap, event_energy, event_share,
-                      event_kwh, event_shape, dt_h):
+                      event_kwh, event_shape, dt_h, *work_space):
     """The model's step-by-step loop (``_household_column``), one connection after the other."""
     for i in range(out.shape[1]):
         hh._household_column(out, i, day_table, step_index, step_frac, day_idx, day_scale, shift_off, mean_kw,
@@ -130,6 +130,27 @@ def test_household_groups_in_one_call_equal_one_call_per_group():
                                   groups[1].rng)
     with pytest.raises(ValueError, match="common_seed"):
         hh.household_groups_load_kw(BLOCK, groups)
+
+
+def test_household_connections_reused_block_after_block_equal_fresh_calls():
+    # the engine prepares its homes once (HouseholdConnections) and computes block after block through the
+    # same work space: each block must be what a fresh call gives, whatever the block before left there
+    # (longer blocks of several chunks, zero and business-sized connections)
+    sizes = (130, 70)
+    groups = []
+    for g, n in enumerate(sizes):
+        annual, traits = _homes(n, seed=30 + g)
+        annual[::9] = 0.0
+        annual[4] = 3.0e5
+        groups.append((annual, hh.HouseholdTraits(traits.shift_h, common_seed=3)))
+    prepared = hh.HouseholdConnections(groups)
+    for block, periods in enumerate((300, 96, 17, 96)):
+        t = pd.date_range("2025-02-03", periods=periods, freq="15min", tz="UTC")
+        got = prepared.load_kw(t, [np.random.default_rng([9, g, block]) for g in range(2)])
+        fresh = hh.household_groups_load_kw(t, [hh.HouseholdGroup(a, tr, np.random.default_rng([9, g, block]))
+                                                for g, (a, tr) in enumerate(groups)])
+        np.testing.assert_array_equal(got, fresh, err_msg=f"block {block}")
+        assert np.all(got[:, :130:9] == 0.0) and np.all(got[:, 130::9] == 0.0)
 
 
 def test_household_out_buffer_and_float64():
