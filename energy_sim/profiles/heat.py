@@ -29,7 +29,7 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from numba import njit
+from numba import njit, prange
 from ruamel.yaml import YAML
 from scipy.special import i0e
 
@@ -713,7 +713,7 @@ def _group_steps(hp: HeatPump, t_amb_bytes: bytes, t_bases_bytes: bytes) -> tupl
     return arrays
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, parallel=True, fastmath=False)
 def _group_kernel(out, kw_per_w_k, hp_kw_per_w_k, inv_cop_space, base_of_home, dhw_shape_, inv_cop_dhw, cap_per_unit,
                   h_w_k, dhw_mean_kw, n_units, dhw_on, backup_max_kw):
     """Per element, the dispatch of heat_pump_electric_kw on space heat ``h_w_k kw_per_w_k`` and DHW
@@ -722,7 +722,7 @@ def _group_kernel(out, kw_per_w_k, hp_kw_per_w_k, inv_cop_space, base_of_home, d
     ``backup_max_kw`` is 0 for hybrids (their boiler takes the rest). Writes compressor + backup [kW]."""
     n_step, n_home = out.shape
     one_base = kw_per_w_k.shape[1] == 1
-    for k in range(n_step):
+    for k in prange(n_step):  # steps in parallel: each value is computed alone, so threads change nothing
         s_k = dhw_shape_[k]
         icd = inv_cop_dhw[k]
         cap_k = cap_per_unit[k]

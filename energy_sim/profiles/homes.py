@@ -27,10 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from numba import njit, prange
 
 from energy_sim.profiles.heat import HeatPumpHomes, load_building_archetype
-from energy_sim.profiles.household import HouseholdConnections, household_load_kw, household_traits
+from energy_sim.profiles.household import HouseholdConnections, household_traits
 
 STREAM_ADOPTION = 2
 STREAM_HOUSEHOLD_TRAITS = 3
@@ -156,8 +155,8 @@ class WijkHomes:
         elif out.household_kw.shape != (len(time_utc), len(self.ids)):
             raise ValueError(f"out holds {out.household_kw.shape} values, the block needs "
                              f"{(len(time_utc), len(self.ids))}")
-        household_load_kw(time_utc, self.annual_kwh, rng=rng, traits=self.traits, out=out.household_kw)
-        _row_sums(out.household_kw, np.array([0, len(self.ids)]), out.household_total_kw[None, :])
+        HouseholdConnections([(self.annual_kwh, self.traits)]).load_kw(
+            time_utc, [rng], out=out.household_kw, group_total_kw=out.household_total_kw[None, :])
         out.heat_pump_kw[...] = self.heat_pumps_kw(time_utc, t_amb_degc)
         return self._totals(pv_kw_per_kwp, out)
 
@@ -181,16 +180,16 @@ class CityHomesBlock:
     result is what `WijkHomes.block` gives per wijk (bit for bit), and two
     numba threads share one parallel region per block instead of one per
     wijk. The heat pumps of all wijken are computed likewise, one call per
-    heat-pump type (`HeatPumpHomes.concat`), and the household totals in
-    one pass. The arrays are reused by every block of the same length.
+    heat-pump type (`HeatPumpHomes.concat`); the household totals come from
+    the household kernel. The arrays are reused by every block of the same length.
     """
 
     def __init__(self, homes: list[WijkHomes], n_step: int):
         self.homes = homes
         self.household = HouseholdConnections([(h.annual_kwh, h.traits) for h in homes])
         self.household_kw = np.empty((n_step, sum(len(h.ids) for h in homes)), np.float32)
-        self._edges = np.cumsum([0] + [len(h.ids) for h in homes]).astype(np.int64)
-        self.columns = {h.code: slice(a, z) for h, a, z in zip(homes, self._edges[:-1], self._edges[1:])}
+        edges = np.cumsum([0] + [len(h.ids) for h in homes])
+        self.columns = {h.code: slice(a, z) for h, a, z in zip(homes, edges[:-1], edges[1:])}
         self.wijk = {h.code: h.empty_block(n_step, self.household_kw[:, self.columns[h.code]]) for h in homes}
         self._household_total_kw = np.empty((len(homes), n_step))
         # heat pumps by type: the homes of every wijk side by side, and per wijk its groups' place in them
@@ -216,8 +215,7 @@ class CityHomesBlock:
         """Every wijk's homes over the block at `time_utc` (see `WijkHomes.block`); `rngs` one per wijk, in order."""
         if len(time_utc) != self.n_step:
             raise ValueError(f"the block has {len(time_utc)} steps, these arrays {self.n_step}")
-        self.household.load_kw(time_utc, rngs, out=self.household_kw)
-        _row_sums(self.household_kw, self._edges, self._household_total_kw)
+        self.household.load_kw(time_utc, rngs, out=self.household_kw, group_total_kw=self._household_total_kw)
         type_kw = [homes.electric_kw(time_utc, t_amb_degc, out=out)
                    for homes, out in zip(self._heat_pump_types, self._heat_pump_type_kw)]
         for h, total_kw in zip(self.homes, self._household_total_kw):
@@ -228,39 +226,6 @@ class CityHomesBlock:
                 np.concatenate(parts, axis=1, out=block.heat_pump_kw)
             h._totals(pv_kw_per_kwp, block)
         return self.wijk
-
-
-#: accumulators per row in `_row_sums`: enough independent sums for LLVM to vectorise the float32 to float64
-#: sum at memory speed (1.3 against 2.4 ms for the rows of 40,000 homes over a block of 96 steps, one thread)
-_SUM_LANES = 16
-
-
-@njit(cache=True, parallel=True, fastmath={"reassoc", "nsz"})
-def _row_sums(values, edges, out):  # pragma: no cover - compiled
-    """``out[g, k]``: the sum of ``values[k, edges[g]:edges[g + 1]]`` in float64, rows in parallel.
-
-    Each row's sums are one thread's, in an order that does not depend on
-    the number of threads; ``reassoc`` and ``nsz`` let the float32 to float64
-    sum vectorise.
-    """
-    n_step = values.shape[0]
-    for k in prange(n_step):
-        lanes = np.zeros(_SUM_LANES)
-        for g in range(edges.size - 1):
-            row = values[k, edges[g]:edges[g + 1]]
-            lanes[:] = 0.0
-            j = 0  # from 0 up: LLVM sees the indices are not negative (no wraparound code) and vectorises
-            while j + _SUM_LANES <= row.size:
-                for q in range(_SUM_LANES):
-                    lanes[q] += row[j + q]
-                j += _SUM_LANES
-            total = 0.0
-            for q in range(_SUM_LANES):
-                total += lanes[q]
-            while j < row.size:
-                total += row[j]
-                j += 1
-            out[g, k] = total
 
 
 def wijk_homes(w, k: int, ids: list[str], seed: int, n_on_heat_network: int = 0) -> WijkHomes:

@@ -885,7 +885,7 @@ _TABLE_MIN_CONN_PER_ROW = 8  # connections per shape row from which first_step i
 @njit(cache=True, parallel=True, fastmath=False)
 def _household_kernel(out, day_table, step_index, step_frac, day_idx, day_scale, shift_off, mean_kw, conn_key,
                       conn_index, day_factor, noise_pool, n_noise, event_pool, event_gap, event_energy, event_share,
-                      event_kwh, event_shape, dt_h, work_f, work_i, work_u, exact):
+                      event_kwh, event_shape, dt_h, work_f, work_i, work_u, exact, seg_start, tile_seg, seg_sum):
     """Fill ``out[n_step, n_conn]`` [kW] (see household_load_kw and :func:`_household_column`).
 
     Per connection, as :func:`_household_column`: the same draws from its
@@ -905,7 +905,13 @@ def _household_kernel(out, day_table, step_index, step_frac, day_idx, day_scale,
     ``work_u`` uint64 ``[2, n_conn]``, ``exact`` bool ``[n_conn]``; their
     contents on entry do not matter). ``event_gap``/``event_energy``
     are the two columns of ``event_pool``, contiguous, of a power-of-two
-    length.
+    length. Sums per step: the connections are cut into segments
+    (``seg_start[s]`` to ``seg_start[s + 1]``, none across a tile's edge;
+    tile ``k`` holds segments ``tile_seg[k]`` to ``tile_seg[k + 1]``), and
+    ``seg_sum[s, t]`` receives segment ``s``'s load at step ``t``, summed
+    before the rounding to the output's dtype and without the connections
+    left to :func:`_household_column` (``exact``), whose columns the caller
+    adds.
     """
     n_step, n_conn = out.shape
     if n_step == 0 or n_conn == 0:
@@ -998,6 +1004,7 @@ def _household_kernel(out, day_table, step_index, step_frac, day_idx, day_scale,
                     next_event[i] = event_gap[j]
                     rng_state[i] = state
             buf = np.empty((_TILE, n_chunk_step))
+            total = np.empty(n_chunk_step)  # a segment's sum per step (contiguous: the sum vectorises)
             for c in range(n_c):
                 i = i0 + c
                 clk = clock[i]
@@ -1060,6 +1067,17 @@ def _household_kernel(out, day_table, step_index, step_frac, day_idx, day_scale,
                 clock[i] = clk
                 next_event[i] = ne
                 j_event[i] = k
+            # the tile's sums per step over each of its segments of connections (each step's sum in
+            # connection order, whatever the threads), then its output rows
+            for sg in range(tile_seg[tile], tile_seg[tile + 1]):
+                for tt in range(np.uint64(0), np.uint64(n_t)):
+                    total[tt] = 0.0
+                for c in range(seg_start[sg] - i0, seg_start[sg + 1] - i0):
+                    row = buf[c]
+                    for tt in range(np.uint64(0), np.uint64(n_t)):
+                        total[tt] += row[tt]
+                for tt in range(n_t):
+                    seg_sum[sg, t0 + tt] = total[tt]
             for t in range(t0, t1):
                 out_row = out[t, i0:i0 + n_c]
                 tt = np.uint64(t - t0)
@@ -1358,15 +1376,28 @@ class HouseholdConnections:
         self._conn_key = np.empty(n_conn, np.uint64)
         self._work = (np.empty((4, n_conn)), np.empty((4, n_conn), np.int64), np.empty((2, n_conn), np.uint64),
                       np.empty(n_conn, np.bool_))
+        # segments of connections for the kernel's sums: cut at every tile's and every group's first connection
+        self._seg_start = np.union1d(np.arange(0, n_conn + 1, _TILE), np.append(self._group_edges, n_conn))
+        n_tile = (n_conn + _TILE - 1) // _TILE
+        self._tile_seg = np.searchsorted(self._seg_start, np.minimum(np.arange(n_tile + 1) * _TILE, n_conn))
+        self._group_seg = np.searchsorted(self._seg_start, self._group_edges)
+        self._seg_sum = np.empty((self._seg_start.size - 1, 0))
 
     @property
     def n_connection(self) -> int:
         return self.mean_kw.size
 
     def load_kw(self, time_utc: pd.DatetimeIndex, rngs: list[np.random.Generator], *, dtype: type = np.float32,
-                out: np.ndarray | None = None) -> np.ndarray:
+                out: np.ndarray | None = None, group_total_kw: np.ndarray | None = None) -> np.ndarray:
         """Demand [kW] ``[n_step, n_connection]`` over the block at `time_utc`, the groups' columns side by
-        side; `rngs` are the groups' generators for this block, in order (see :func:`household_load_kw`)."""
+        side; `rngs` are the groups' generators for this block, in order (see :func:`household_load_kw`).
+
+        `group_total_kw`, if given (float64 ``[n_group, n_step]``), receives
+        each group's demand summed per step [kW], computed by the kernel
+        while the values are in its cache (before their rounding to
+        `dtype`: it differs from the sum of the output's float32 values by
+        ~1e-8 relative), rather than by another pass over the output.
+        """
         if len(rngs) != self.group_sizes.size:
             raise ValueError(f"{len(rngs)} generators for {self.group_sizes.size} groups of connections")
         noise = self.noise
@@ -1391,9 +1422,31 @@ class HouseholdConnections:
             out, block.day_table, block.step_index, block.step_frac, block.day_idx, block.day_scale, self.shift_off,
             self.mean_kw, conn_key, self.conn_index, self.day_factor, noise_pool, n_noise,
             _event_pool(self.event_shape), *_event_columns(self.event_shape), float(noise.event_share),
-            float(noise.event_kwh), self.event_shape, block.dt_h, *self._work,
+            float(noise.event_kwh), self.event_shape, block.dt_h, *self._work, self._seg_start, self._tile_seg,
+            self._segment_sums(n_step),
         )
+        if group_total_kw is not None:
+            self._group_totals(out, group_total_kw)
         return out
+
+    def _segment_sums(self, n_step: int) -> np.ndarray:
+        """The kernel's sums per segment and step, ``[n_segment, n_step]`` (reused while `n_step` stays)."""
+        if self._seg_sum.shape[1] != n_step:
+            self._seg_sum = np.empty((self._seg_start.size - 1, n_step))
+        return self._seg_sum
+
+    def _group_totals(self, out: np.ndarray, group_total_kw: np.ndarray) -> None:
+        """Each group's demand per step from the segments' sums, plus the columns the kernel left to
+        `_household_column` (business-sized connections)."""
+        n_step = out.shape[0]
+        if group_total_kw.shape != (self.group_sizes.size, n_step):
+            raise ValueError(f"group_total_kw must have shape {(self.group_sizes.size, n_step)}, "
+                             f"got {group_total_kw.shape}")
+        for g, (first, last) in enumerate(zip(self._group_seg[:-1], self._group_seg[1:])):
+            group_total_kw[g] = self._seg_sum[first:last].sum(axis=0)
+        exact = self._work[3]
+        for i in np.flatnonzero(exact):
+            group_total_kw[np.searchsorted(self._group_edges, i, side="right") - 1] += out[:, i]
 
 
 def _checked_annual_kwh(annual_kwh) -> np.ndarray:

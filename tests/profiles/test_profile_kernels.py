@@ -146,11 +146,17 @@ def test_household_connections_reused_block_after_block_equal_fresh_calls():
     prepared = hh.HouseholdConnections(groups)
     for block, periods in enumerate((300, 96, 17, 96)):
         t = pd.date_range("2025-02-03", periods=periods, freq="15min", tz="UTC")
-        got = prepared.load_kw(t, [np.random.default_rng([9, g, block]) for g in range(2)])
+        totals = np.full((2, periods), np.nan)
+        got = prepared.load_kw(t, [np.random.default_rng([9, g, block]) for g in range(2)], group_total_kw=totals)
         fresh = hh.household_groups_load_kw(t, [hh.HouseholdGroup(a, tr, np.random.default_rng([9, g, block]))
                                                 for g, (a, tr) in enumerate(groups)])
         np.testing.assert_array_equal(got, fresh, err_msg=f"block {block}")
         assert np.all(got[:, :130:9] == 0.0) and np.all(got[:, 130::9] == 0.0)
+        # each group's sum per step (the second group starts inside a tile; the business-sized connections
+        # are computed apart): the output's columns summed, up to their rounding to float32
+        np.testing.assert_allclose(totals[0], got[:, :130].sum(axis=1, dtype=np.float64), rtol=1e-6)
+        np.testing.assert_allclose(totals[1], got[:, 130:].sum(axis=1, dtype=np.float64), rtol=1e-6)
+        assert totals[0].min() > 3.0e5 / 8766 / 2  # the business-sized connection is in
 
 
 def test_household_out_buffer_and_float64():
