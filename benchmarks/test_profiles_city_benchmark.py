@@ -12,8 +12,11 @@ quarter-hours in 365 one-day blocks. Each block is reduced (energy per
 category, city peak) and dropped, as the engine streams its results, so
 memory does not grow with the horizon. The homes are computed as the engine
 computes them (``energy_sim.profiles.homes.CityHomesBlock``: one household
-call for all wijken per block, then heat pumps, reactive power, rooftop PV
-and per-step totals per wijk). Wall and CPU time, the household
+call for all wijken per block, which also sums each wijk's load per step,
+then the heat pumps of all wijken in one call per type, and the other
+per-step totals; a home's active power, reactive power and rooftop PV
+are not written per home, the load flow reads them from the household
+load, the heat pumps and the PV per kWp). Wall and CPU time, the household
 share of the CPU time (the ``HouseholdConnections.load_kw`` call, timed around
 it) and peak memory are printed (``-s``) and stored in ``extra_info``: peak
 traced memory covers the numpy allocations (``tracemalloc``, in an untimed
@@ -38,29 +41,33 @@ Run the child alone (prints one JSON line) with::
 Numba kernels are compiled (or loaded from the cache) in a warm-up call
 before timing. Timings on a shared machine vary: compare medians.
 
-Measured 2026-11-21 (fifth session) on the idle 2-core machine, with the
-homes as the engine computes them (household load of all wijken in one call
-per block, then heat pumps and per-step totals; reactive power and rooftop
-PV per home are no longer written, the load flow reads them as multiples),
-against the tree before the session in the same hour:
+Measured 2026-11-22 (sixth session) with two numba threads, against the
+tree at the start of the session (5c61d20), alternating, three rounds each
+in the same hour on a busy shared machine (the start tree took 6.3 s the
+day before on the idle machine):
 
-====================  ===========================  ===========================
-                      before (a332bbe)             now
-====================  ===========================  ===========================
-one thread            14.1 s wall, household 9.2 s  8.8 s wall, household 5.6 s
-                      (6.5 ns per value)           (4.0 ns per value)
-two numba threads     10.1 s wall, 14.5 s CPU;     6.3 s wall, 9.1 s CPU;
-                      household 5.6 s wall, rest   household 3.5 s wall, rest
-                      of the homes 3.6 s           of the homes 2.1 s
-====================  ===========================  ===========================
+====================  ===============================  ===============================
+                      start of session (5c61d20)       now
+====================  ===============================  ===============================
+wall (median, range)  8.0 s (8.0-11.0)                 6.2 s (5.7-7.3)
+CPU (median)          11.2 s                           9.0 s
+household kernel      4.4 s wall, 7.0 s CPU            4.2 s wall, 7.0 s CPU
+rest of the homes     2.8 s wall                       1.0 s wall
+peak RSS              337 MB                           312 MB
+====================  ===============================  ===============================
 
-(pytest-benchmark's round, which includes starting the year in the child:
-11.1 s before, 7.1 s now.) Bookkeeping 0.3 s, batteries 0.2 s, heat network
-0.1 s. Peak traced numpy memory 54 MB (85 MB before: no q and PV arrays),
-process peak RSS ~0.4-0.5 GB. What is left of the homes outside the
-household kernel is memory traffic: the household load copied into each
-wijk's p array (the engine adds heat pumps and EVs to p in place) and the
-per-step sums.
+What changed: the homes are prepared once per run
+(``HouseholdConnections``: no per-block preparation, and the kernel's
+per-connection state lives in a reused work space instead of fresh arrays
+that cost ~2 ms of page faults a block); the household load is no longer
+copied into a per-wijk array of the homes' active power (the load flow
+reads it with the heat pumps and EVs as additions,
+``energy_sim.grid.simulate.HomePower``), and its per-step totals come from
+the kernel's tile buffer; heat pumps are computed for all wijken in one
+call per type. Bookkeeping 0.3-0.5 s, batteries 0.3 s, heat network
+0.2 s. Peak traced numpy memory 29 MB (54 MB at the start of the
+session). The day before (fifth session, idle machine): 6.3 s wall,
+9.1 s CPU, from 10.1 s and 14.5 s.
 """
 
 import contextlib
