@@ -120,8 +120,9 @@ class WijkHomes:
         if household_kw is None:
             household_kw = np.empty((n_step, len(self.ids)), np.float32)
         return HomesBlock(
-            household_kw=household_kw, heat_pump_columns=columns, heat_pump_kw=np.empty((n_step, columns.size), np.float32),
-            household_total_kw=np.empty(n_step), heat_pump_total_kw=np.empty(n_step), pv_total_kw=np.empty(n_step),
+            household_kw=household_kw, heat_pump_columns=columns,
+            heat_pump_kw=np.empty((n_step, columns.size), np.float32), household_total_kw=np.empty(n_step),
+            heat_pump_total_kw=np.empty(n_step), pv_total_kw=np.empty(n_step),
         )
 
     def heat_pumps_kw(self, time_utc: pd.DatetimeIndex, t_amb_degc: np.ndarray) -> np.ndarray:
@@ -177,11 +178,12 @@ class CityHomesBlock:
     `HomesBlock`, its ``household_kw`` a view of its columns. `fill`
     computes every wijk's household load in one `HouseholdConnections.load_kw`
     call (the homes prepared once), with each wijk's own generator, so the
-    result is what `WijkHomes.block` gives per wijk (bit for bit), and two
-    numba threads share one parallel region per block instead of one per
-    wijk. The heat pumps of all wijken are computed likewise, one call per
-    heat-pump type (`HeatPumpHomes.concat`); the household totals come from
-    the household kernel. The arrays are reused by every block of the same length.
+    result is what `WijkHomes.block` gives per wijk (bit for bit; the
+    household totals, which the kernel sums in other pieces, to rounding),
+    and two numba threads share one parallel region per block instead of
+    one per wijk. The heat pumps of all wijken are computed likewise, one
+    call per heat-pump type (`HeatPumpHomes.concat`). The arrays are reused
+    by every block of the same length.
     """
 
     def __init__(self, homes: list[WijkHomes], n_step: int):

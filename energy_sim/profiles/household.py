@@ -936,8 +936,8 @@ def _household_kernel(out, day_table, step_index, step_frac, day_idx, day_scale,
     cell = max(level_min, level_max / 16.0, 1e-12)
     per_cell = 1.0 / cell
     # distinct shift offsets: connections with the same one share their shape row
-    # per-connection state carried from chunk to chunk: the caller's work space (`_Workspace`; fresh arrays
-    # of 40,000 connections cost ~2 ms a block in page faults), set for each connection before its first chunk
+    # per-connection state carried from chunk to chunk: the caller's work space (HouseholdConnections keeps
+    # it; fresh arrays for 40,000 connections cost ~2 ms a block in page faults), set before the first chunk
     base_kw, lam_per_level, next_event, clock = work_f[0], work_f[1], work_f[2], work_f[3]
     date, j_noise, conn_row, row_off = work_i[0], work_i[1], work_i[2], work_i[3]  # date: of the day factor
     rng_state, j_event = work_u[0], work_u[1]
@@ -1337,7 +1337,8 @@ class HouseholdConnections:
     def __init__(self, groups, *, profile: StandardProfile | str = StandardProfile.e1a,
                  noise: HouseholdNoise = HouseholdNoise(), holidays: bool = True):
         if not len(groups):
-            raise ValueError("household_groups_load_kw and HouseholdConnections need at least one group of connections")
+            raise ValueError("household_groups_load_kw and HouseholdConnections need at least one group of "
+                             "connections")
         annual_kwh = [_checked_annual_kwh(annual) for annual, _ in groups]
         common_seeds = {int(traits.common_seed) for _, traits in groups}
         if len(common_seeds) > 1:
