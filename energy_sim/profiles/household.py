@@ -1383,6 +1383,7 @@ class HouseholdConnections:
         self._tile_seg = np.searchsorted(self._seg_start, np.minimum(np.arange(n_tile + 1) * _TILE, n_conn))
         self._group_seg = np.searchsorted(self._seg_start, self._group_edges)
         self._seg_sum = np.empty((self._seg_start.size - 1, 0))
+        self._no_tile_seg = np.zeros(n_tile + 1, np.int64)  # no segments: the kernel sums nothing
 
     @property
     def n_connection(self) -> int:
@@ -1397,7 +1398,8 @@ class HouseholdConnections:
         each group's demand summed per step [kW], computed by the kernel
         while the values are in its cache (before their rounding to
         `dtype`: it differs from the sum of the output's float32 values by
-        ~1e-8 relative), rather than by another pass over the output.
+        ~1e-8 relative), rather than by another pass over the output;
+        without it the kernel sums nothing.
         """
         if len(rngs) != self.group_sizes.size:
             raise ValueError(f"{len(rngs)} generators for {self.group_sizes.size} groups of connections")
@@ -1423,8 +1425,9 @@ class HouseholdConnections:
             out, block.day_table, block.step_index, block.step_frac, block.day_idx, block.day_scale, self.shift_off,
             self.mean_kw, conn_key, self.conn_index, self.day_factor, noise_pool, n_noise,
             _event_pool(self.event_shape), *_event_columns(self.event_shape), float(noise.event_share),
-            float(noise.event_kwh), self.event_shape, block.dt_h, *self._work, self._seg_start, self._tile_seg,
-            self._segment_sums(n_step),
+            float(noise.event_kwh), self.event_shape, block.dt_h, *self._work, self._seg_start,
+            *((self._tile_seg, self._segment_sums(n_step)) if group_total_kw is not None
+              else (self._no_tile_seg, np.empty((0, n_step)))),
         )
         if group_total_kw is not None:
             self._group_totals(out, group_total_kw)
