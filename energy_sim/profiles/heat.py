@@ -33,6 +33,8 @@ from numba import njit, prange
 from ruamel.yaml import YAML
 from scipy.special import i0e
 
+from energy_sim.profiles.local_time import local_wall_ns
+
 __all__ = [
     "BuildingArchetype",
     "HeatPump",
@@ -52,7 +54,6 @@ __all__ = [
     "supply_temperature_degc",
 ]
 
-LOCAL_TZ = "Europe/Amsterdam"
 HOURS_PER_YEAR = 8766.0  # mean Gregorian year [h]
 KELVIN = 273.15
 
@@ -329,12 +330,12 @@ def _dhw_shape(time_utc: pd.DatetimeIndex) -> np.ndarray:
         steps = np.diff(ns)
         if np.all(steps == steps[0]):
             return _dhw_shape_even(int(ns[0]), int(ns.size), int(steps[0]))
-    return _dhw_shape_of(time_utc)
+    return _dhw_shape_of(ns)
 
 
 @lru_cache(maxsize=64)
 def _dhw_shape_even(t0_ns: int, n_step: int, step_ns: int) -> np.ndarray:
-    shape = _dhw_shape_of(pd.DatetimeIndex(t0_ns + step_ns * np.arange(n_step, dtype=np.int64), tz="UTC"))
+    shape = _dhw_shape_of(t0_ns + step_ns * np.arange(n_step, dtype=np.int64))
     shape.flags.writeable = False
     return shape
 
@@ -342,10 +343,11 @@ def _dhw_shape_even(t0_ns: int, n_step: int, step_ns: int) -> np.ndarray:
 _NS_PER_DAY = 86_400 * 10**9
 
 
-def _dhw_shape_of(time_utc: pd.DatetimeIndex) -> np.ndarray:
-    # local clock from the wall-clock nanoseconds: one time-zone conversion,
-    # then integer arithmetic (pandas' field accessors cost ~0.1 ms each)
-    wall_ns = time_utc.tz_convert(LOCAL_TZ).tz_localize(None).asi8
+def _dhw_shape_of(utc_ns: np.ndarray) -> np.ndarray:
+    """:func:`dhw_shape` of the UTC instants `utc_ns` [int64 ns]."""
+    # local clock from the wall-clock nanoseconds, then integer arithmetic
+    # (pandas' field accessors cost ~0.1 ms each)
+    wall_ns = local_wall_ns(utc_ns)
     day_code = wall_ns // _NS_PER_DAY  # local date as days since 1970-01-01
     sec = (wall_ns - day_code * _NS_PER_DAY) // 10**9
     hour_h = sec // 3600 + (sec % 3600 // 60) / 60.0  # hour + minute / 60, seconds ignored
@@ -713,6 +715,19 @@ def _group_steps(hp: HeatPump, t_amb_bytes: bytes, t_bases_bytes: bytes) -> tupl
     return arrays
 
 
+@njit(cache=True, inline="always")
+def _electric_kw(h, q_dhw, space_kw_per_w_k, hp_kw_per_w_k, inv_cop_space, inv_cop_dhw, dhw_on, cap_kw, backup_max_kw):
+    """Compressor plus backup [kW] of one home in one step: the heat pump serves its part of the space
+    heat and, if ``dhw_on``, the DHW, up to ``cap_kw`` (in proportion); the backup element the rest of the
+    heat, up to ``backup_max_kw``."""
+    hp_space = h * hp_kw_per_w_k
+    hp_dhw = q_dhw * dhw_on
+    want = hp_space + hp_dhw
+    q = min(want, cap_kw)
+    p = (hp_space * inv_cop_space + hp_dhw * inv_cop_dhw) * (q / max(want, 1e-300))
+    return p + min(h * space_kw_per_w_k + q_dhw - q, backup_max_kw)
+
+
 @njit(cache=True, parallel=True, fastmath=False)
 def _group_kernel(out, kw_per_w_k, hp_kw_per_w_k, inv_cop_space, base_of_home, dhw_shape_, inv_cop_dhw, cap_per_unit,
                   h_w_k, dhw_mean_kw, n_units, dhw_on, backup_max_kw):
@@ -730,24 +745,24 @@ def _group_kernel(out, kw_per_w_k, hp_kw_per_w_k, inv_cop_space, base_of_home, d
             kw = kw_per_w_k[k, 0]
             hp_kw = hp_kw_per_w_k[k, 0]
             icop = inv_cop_space[k, 0]
+            # first as _electric_kw for heat pumps that meet their demand, without its division (q / want
+            # is exactly 1 then), and again with it on a step where one does not
+            limited = False
             for j in range(n_home):
                 h = h_w_k[j]
                 q_dhw = s_k * dhw_mean_kw[j]
                 hp_space = h * hp_kw
                 hp_dhw = q_dhw * dhw_on
                 want = hp_space + hp_dhw
-                q = min(want, n_units[j] * cap_k)
-                # q / want is exactly 1 below the capacity limit (the usual case)
-                p = (hp_space * icop + hp_dhw * icd) * (q / max(want, 1e-300))
-                out[k, j] = p + min(h * kw + q_dhw - q, n_units[j] * backup_max_kw)
+                limited |= want > n_units[j] * cap_k
+                out[k, j] = (hp_space * icop + hp_dhw * icd) + min(h * kw + q_dhw - want, n_units[j] * backup_max_kw)
+            if limited:
+                for j in range(n_home):
+                    out[k, j] = _electric_kw(h_w_k[j], s_k * dhw_mean_kw[j], kw, hp_kw, icop, icd, dhw_on,
+                                             n_units[j] * cap_k, n_units[j] * backup_max_kw)
         else:
             for j in range(n_home):
                 u = base_of_home[j]
-                h = h_w_k[j]
-                q_dhw = s_k * dhw_mean_kw[j]
-                hp_space = h * hp_kw_per_w_k[k, u]
-                hp_dhw = q_dhw * dhw_on
-                want = hp_space + hp_dhw
-                q = min(want, n_units[j] * cap_k)
-                p = (hp_space * inv_cop_space[k, u] + hp_dhw * icd) * (q / max(want, 1e-300))
-                out[k, j] = p + min(h * kw_per_w_k[k, u] + q_dhw - q, n_units[j] * backup_max_kw)
+                out[k, j] = _electric_kw(h_w_k[j], s_k * dhw_mean_kw[j], kw_per_w_k[k, u], hp_kw_per_w_k[k, u],
+                                         inv_cop_space[k, u], icd, dhw_on, n_units[j] * cap_k,
+                                         n_units[j] * backup_max_kw)

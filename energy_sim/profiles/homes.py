@@ -24,6 +24,7 @@ k, ...])`` with ``k`` the wijk's place among the simulated wijken (see
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -90,11 +91,18 @@ class HomesBlock:
         `columns` (indices; default all), as a new array."""
         columns = np.arange(self.household_kw.shape[1]) if columns is None else np.asarray(columns, np.int64)
         p = self.household_kw[:, columns]
+        position = self._heat_pump_position[columns]
+        mine = position >= 0
+        p[:, mine] += self.heat_pump_kw[:, position[mine]]
+        return p
+
+    @cached_property
+    def _heat_pump_position(self) -> np.ndarray:
+        """Per home its column in `heat_pump_kw`, -1 without a heat pump (the arrays are refilled block
+        after block, the homes stay)."""
         position = np.full(self.household_kw.shape[1], -1, np.int64)
         position[self.heat_pump_columns] = np.arange(self.heat_pump_columns.size)
-        mine = position[columns] >= 0
-        p[:, mine] += self.heat_pump_kw[:, position[columns[mine]]]
-        return p
+        return position
 
 
 @dataclass
@@ -164,8 +172,12 @@ class WijkHomes:
     def _totals(self, pv_kw_per_kwp: np.ndarray, out: HomesBlock) -> HomesBlock:
         """The heat pumps' and the rooftop PV's totals of `out` (the household load's is there already)."""
         out.heat_pump_total_kw[:] = out.heat_pump_kw.sum(axis=1, dtype=np.float64)
-        out.pv_total_kw[:] = np.asarray(pv_kw_per_kwp) * self.pv_kwp.sum()
+        out.pv_total_kw[:] = np.asarray(pv_kw_per_kwp) * self._pv_kwp_total
         return out
+
+    @cached_property
+    def _pv_kwp_total(self) -> float:
+        return float(self.pv_kwp.sum())
 
 
 class CityHomesBlock:

@@ -94,6 +94,8 @@ import pandas as pd
 from numba import njit, prange
 from scipy.special import i0e, ndtri
 
+from energy_sim.profiles.local_time import local_wall_ns
+
 
 __all__ = [
     "HouseholdConnections",
@@ -107,7 +109,6 @@ __all__ = [
     "standard_load_shape",
 ]
 
-LOCAL_TZ = "Europe/Amsterdam"
 HOURS_PER_YEAR = 8766.0  # mean Gregorian year, 365.2425 d x 24 h
 _DAYS_PER_YEAR = 365.2425
 _TWO_PI = 2.0 * np.pi
@@ -264,11 +265,17 @@ _NS_PER_DAY = 86_400 * 10**9
 
 
 def _calendar(time_utc: pd.DatetimeIndex, holidays: bool) -> _Calendar:
-    """Local-clock features from the wall-clock nanoseconds: one time-zone conversion, then integer
-    arithmetic per step and the date's fields once per local date (pandas' field accessors cost ~0.1 ms
-    each per call, and a block of a day has two local dates)."""
+    """Local-clock features of `time_utc` (see :func:`_calendar_of_ns`)."""
     time_utc = _check_time(time_utc)
-    wall_ns = time_utc.tz_convert(LOCAL_TZ).tz_localize(None).asi8
+    return _calendar_of_ns(time_utc.asi8, _step_h(time_utc), holidays)
+
+
+def _calendar_of_ns(utc_ns: np.ndarray, dt_h: float, holidays: bool) -> _Calendar:
+    """Local-clock features of the UTC instants `utc_ns` [int64 ns], steps of `dt_h` hours, from the
+    wall-clock nanoseconds (:func:`local_wall_ns`): integer arithmetic per step and the date's fields
+    once per local date (pandas' field accessors cost ~0.1 ms each per call, and a block of a day has
+    two local dates)."""
+    wall_ns = local_wall_ns(utc_ns)
     day_code = wall_ns // _NS_PER_DAY  # local date as days since 1970-01-01
     sec = (wall_ns - day_code * _NS_PER_DAY) // 10**9
     hour_h = sec // 3600 + (sec % 3600 // 60) / 60.0 + (sec % 60) / 3600.0
@@ -277,7 +284,7 @@ def _calendar(time_utc: pd.DatetimeIndex, holidays: bool) -> _Calendar:
     fields = np.array([_date_fields(int(d), holidays) for d in dates], dtype=np.int64).reshape(-1, 2)
     doy, day_type = fields[:, 0], fields[:, 1]
     doy = doy.astype(float)
-    return _Calendar(hour_h, day_type[date_of_step], doy[date_of_step], day_code, _step_h(time_utc), holidays,
+    return _Calendar(hour_h, day_type[date_of_step], doy[date_of_step], day_code, dt_h, holidays,
                      dates, date_of_step, doy, day_type)
 
 
@@ -1139,9 +1146,8 @@ def _block_setup(t0_ns: int, n_step: int, step_ns: int, holidays: bool, profile:
                  kappa_shift: float, common_seed: int, common_day_sd: float) -> _Block:
     """Calendar, shapes and shared factors of a block; cached because the engine calls
     :func:`household_load_kw` once per wijk with the same block."""
-    time_utc = pd.date_range(pd.Timestamp(t0_ns, tz="UTC"), periods=n_step, freq=pd.Timedelta(step_ns, "ns"))
     pdef = _PROFILES[profile]
-    cal = _calendar(time_utc, holidays)
+    cal = _calendar_of_ns(t0_ns + step_ns * np.arange(n_step, dtype=np.int64), step_ns / 3.6e12, holidays)
     table = _table(pdef, kappa_shift)  # [day_type * 2 + season, minute 0..1440]
     day_idx = cal.date_of_step
     # per local date, as in _shape_core: winter/summer blend, season, day-type energy, shared day factor
