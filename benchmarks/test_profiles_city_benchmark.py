@@ -41,37 +41,47 @@ Run the child alone (prints one JSON line) with::
 Numba kernels are compiled (or loaded from the cache) in a warm-up call
 before timing. Timings on a shared machine vary: compare medians.
 
-Measured 2026-11-22 (sixth session) with two numba threads, against the
-tree at the start of the session (5c61d20), alternating, three rounds each
-in the same hour on a busy shared machine (the start tree took 6.3 s the
-day before on the idle machine):
+Measured 2026-11-22 (seventh session) with two numba threads, alternating
+with the tree at the start of the session (3a2755b), on the shared 2-core
+machine:
 
 ====================  ===============================  ===============================
-                      start of session (5c61d20)       now
+                      start of session (3a2755b)       now
 ====================  ===============================  ===============================
-wall (median, range)  8.0 s (8.0-11.0)                 6.2 s (5.7-7.3)
-CPU (median)          11.2 s                           9.0 s
-household kernel      4.4 s wall, 7.0 s CPU            4.2 s wall, 7.0 s CPU
-rest of the homes     2.8 s wall                       1.0 s wall
-peak RSS              337 MB                           312 MB
+wall, median (range)  6.1 s (5.3-8.5), 14 rounds       5.85 s (5.0-6.9), 13 rounds
+CPU, median           8.9 s                            8.6 s
+household kernel      3.9-4.6 s wall, 6.7-7.3 s CPU    the same (unchanged)
+rest of the homes     0.8-1.3 s wall                   0.7-0.9 s wall
+peak RSS              312 MB                           312 MB
 ====================  ===============================  ===============================
 
-A second set of three rounds an hour later, the machine somewhat quieter:
-5.8 s (5.3-6.1) and 8.6 s CPU now, against 6.9 s (6.6-8.1) and 10.1 s CPU
-for the start tree: ~16 % less wall time, ~15 % less CPU.
+Rounds a minute apart differ by up to 1-2 s (other jobs on the host); the
+CPU time is the steadier figure: 3 % less than at the start of the session.
 
-What changed: the homes are prepared once per run
-(``HouseholdConnections``: no per-block preparation, and the kernel's
-per-connection state lives in a reused work space instead of fresh arrays
-that cost ~2 ms of page faults a block); the household load is no longer
-copied into a per-wijk array of the homes' active power (the load flow
-reads it with the heat pumps and EVs as additions,
-``energy_sim.grid.simulate.HomePower``), and its per-step totals come from
-the kernel's tile buffer; heat pumps are computed for all wijken in one
-call per type. Bookkeeping 0.3-0.5 s, batteries 0.3 s, heat network
-0.2 s. Peak traced numpy memory 29 MB (54 MB at the start of the
-session). The day before (fifth session, idle machine): 6.3 s wall,
-9.1 s CPU, from 10.1 s and 14.5 s.
+What changed: the household and DHW calendars take the local clock from a
+per-year table of UTC offsets (``energy_sim.profiles.local_time``) rather
+than a pandas ``tz_convert`` and ``date_range`` per block; the heat-pump
+kernel skips its division on steps where every heat pump meets its demand;
+per-run constants (heat-pump positions, PV kWp total) are kept. Bookkeeping
+~0.45 s, batteries ~0.3 s, heat network ~0.2 s. Peak traced numpy memory
+29 MB. Earlier sessions: 10.1 s (fourth), 6.3 s (fifth), 5.8-6.2 s (sixth).
+
+The household kernel is ~17 ms per one-day block of 40,000 homes on one
+thread (10-11 ms on two: 1.7x): events ~6 ms (~15 ns per event), base pass
+and transpose into the output's rows ~7 ms, per-connection set-up and
+day factors ~4 ms. Tried and not faster on this machine (within its
++-15 % noise), so not kept: tiles of 16, 32, 128 or 256 connections
+instead of 64; a float32 tile buffer; a step-major tile buffer (strided
+base pass, contiguous copy out: 22-24 against 17-18 ms); the output rows
+written four steps at a time with the sums fused in; dynamic scheduling of
+the tiles (``numba.set_parallel_chunksize`` 4 or 16: 12-18 against
+10.5 ms); smaller noise and event pools (fit in L2: no change); OpenMP
+spinning (``OMP_WAIT_POLICY=ACTIVE``, with or without ``GOMP_SPINCOUNT``:
+no gain in wall time, up to 30 % more CPU). Earlier sessions tried, also
+without gain: a step-major base pass reading a 2-D noise pool; a blocked
+transpose; each connection's column written directly (10-11 ns per
+value); chunks of 48 steps; int64 first-step tables; other ways of
+placing the events.
 """
 
 import contextlib
