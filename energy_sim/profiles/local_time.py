@@ -18,7 +18,6 @@ import pandas as pd
 LOCAL_TZ = "Europe/Amsterdam"
 
 _NS_PER_MIN = 60 * 10**9
-_NS_PER_HOUR = 60 * _NS_PER_MIN
 
 
 def local_wall_ns(utc_ns: np.ndarray, tz: str = LOCAL_TZ) -> np.ndarray:
