@@ -606,7 +606,6 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
     # the arrays every block of homes is written into (CityHomesBlock, and the additions of HomePower):
     # valid until the next block, so what outlives the block (the manager's forecast) is copied
     home_blocks: CityHomesBlock | None = None
-    added_kw: dict[str, np.ndarray] = {}
     # the homes' active power goes to the load flow as the household load plus what heat pumps and EV
     # chargers add, in the homes that have them (HomePower)
     added_columns = {code: np.union1d(homes[code].heat_pump_columns,
@@ -623,16 +622,16 @@ def run_scenario(scenario: Scenario, *, output_dir: Path | None = None, progress
             category_mw = np.zeros((i1 - i0, len(wijk_codes), len(CATEGORIES)))
             if home_blocks is None or home_blocks.n_step != i1 - i0:
                 home_blocks = CityHomesBlock([homes[code] for code in wijk_codes], i1 - i0)
-                added_kw = {code: np.empty((i1 - i0, cols.size), np.float32) for code, cols in added_columns.items()}
+                # active power as the household load plus additions, reactive power as a ratio of the
+                # household load: views of home_blocks' arrays, refilled block after block
+                home_p = HomePower.zeros(home_blocks.household_kw, home_blocks.columns, added_columns)
+                home_q = HouseholdReactive(home_blocks.household_kw, HOUSEHOLD_Q_PER_P, home_blocks.columns)
             blocks = home_blocks.fill(t, weather.t_amb_degc[i0:i1], pv_per_kwp[i0:i1],
                                       [np.random.default_rng([seed, STREAM_HOUSEHOLD_NOISE, k, b])
                                        for k in range(len(wijk_codes))])
-            # active power as the household load plus additions, reactive power as a ratio of the household
-            # load, rooftop PV per kWp per transformer
-            for a in added_kw.values():  # reused block after block, like home_blocks' arrays
+            for a in home_p.added_kw.values():  # this block's additions start from zero
                 a.fill(0.0)
-            home_p = HomePower(home_blocks.household_kw, home_blocks.columns, added_columns, added_kw)
-            home_q = HouseholdReactive(home_blocks.household_kw, HOUSEHOLD_Q_PER_P, home_blocks.columns)
+            # rooftop PV per kWp per transformer
             pv = PvPerKwp(np.repeat(pv_per_kwp[i0:i1, None], len(trafo_of), axis=1), home_trafo, home_kwp)
             for k, code in enumerate(wijk_codes):
                 block = blocks[code]

@@ -147,9 +147,13 @@ class HomePower(Mapping):
     columns: dict[str, slice]
     added_columns: dict[str, np.ndarray]
     added_kw: dict[str, np.ndarray]
-    _position: dict[str, np.ndarray] = field(init=False, repr=False)
+    #: per wijk and home its column in ``added_kw`` (-1: none), from ``added_columns``; `head` and `copy`
+    #: pass theirs on
+    _position: dict[str, np.ndarray] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        if self._position is not None:
+            return
         position = {}
         for code, cols in self.columns.items():
             pos = np.full(cols.stop - cols.start, -1, np.int64)
@@ -194,13 +198,13 @@ class HomePower(Mapping):
     def head(self, n_step: int) -> HomePower:
         """The first `n_step` steps (views: additions to them change these)."""
         return HomePower(self.household_kw[:n_step], self.columns, self.added_columns,
-                         {c: a[:n_step] for c, a in self.added_kw.items()})
+                         {c: a[:n_step] for c, a in self.added_kw.items()}, self._position)
 
     def copy(self, household: bool = True) -> HomePower:
         """With copies of the additions and, if `household`, of ``household_kw`` (which the engine
         overwrites every block; without, the copy shares it)."""
         return HomePower(self.household_kw.copy() if household else self.household_kw, self.columns,
-                         self.added_columns, {c: a.copy() for c, a in self.added_kw.items()})
+                         self.added_columns, {c: a.copy() for c, a in self.added_kw.items()}, self._position)
 
 
 @dataclass(frozen=True, eq=False)

@@ -116,9 +116,10 @@ class WijkHomes:
     traits: object
     heat_pumps: list[HeatPumpGroup]
 
-    @property
+    @cached_property
     def heat_pump_columns(self) -> np.ndarray:
-        """The homes with a heat pump (int64), group after group: the columns of `heat_pumps_kw`."""
+        """The homes with a heat pump (int64), group after group: the columns of `heat_pumps_kw` (worked out
+        once: the engine asks every block)."""
         return np.concatenate([np.zeros(0, np.int64)] + [g.columns for g in self.heat_pumps]).astype(np.int64)
 
     def empty_block(self, n_step: int, household_kw: np.ndarray | None = None) -> HomesBlock:
